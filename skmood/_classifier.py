@@ -1,0 +1,502 @@
+"""HappySadClassifier: a scikit-learn classifier around a Keras CNN."""
+
+from __future__ import annotations
+
+import logging
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_random_state, column_or_1d
+
+from ._compat import Interval, StrOptions, _fit_context
+from ._image import COLOR_MODES
+from ._validation import check_image_size, check_images
+from .exceptions import DatasetError, NotFittedError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["HappySadClassifier"]
+
+_NAME = "HappySadClassifier"
+#: Batch size used for inference (memory stays bounded; bigger is faster).
+_PREDICT_BATCH_SIZE = 256
+
+
+class HappySadClassifier(ClassifierMixin, BaseEstimator):
+    """Classify face images as happy or sad with a convolutional network.
+
+    A scikit-learn classifier around a Keras CNN, built and compiled through
+    scikeras. It fits directly on image *file paths*, decoding, resizing and
+    normalising them batch by batch (memory bounded by ``batch_size``), or on
+    pixel arrays such as :class:`~skmood.PixelNormalizer` returns.
+
+    The default network is the original recipe's: three blocks of 3x3
+    convolution (32, 64, 128 filters, ReLU) and 2x2 max pooling, a dense layer of
+    128 units, one sigmoid output, binary cross-entropy and Adam, on 128x128 RGB
+    input.
+
+    Parameters
+    ----------
+    model : callable or None, default=None
+        Your own network: ``model(input_shape)`` returning a
+        :class:`keras.Model` with one sigmoid output (probability of
+        ``classes_[1]``) or two softmax outputs. Uncompiled models are compiled
+        with Adam(``learning_rate``) and the matching cross-entropy. When set,
+        the architecture parameters below are ignored. Use a module-level
+        function or :func:`functools.partial` so the estimator stays picklable.
+    image_size : tuple of (int, int), default=(128, 128)
+        Network input ``(height, width)``; every image is resized to it.
+    color_mode : {"rgb", "grayscale"}, default="rgb"
+        Network input channels (3 or 1). Images of the other mode are converted.
+    conv_filters : tuple of int, default=(32, 64, 128)
+        Filters of each convolution block (one block per entry).
+    kernel_size : int, default=3
+        Side of the square convolution kernels.
+    dense_units : int, default=128
+        Width of the hidden dense layer (0 to leave it out).
+    dropout : float, default=0.0
+        Dropout rate before the output layer.
+    batch_norm : bool, default=False
+        Batch normalisation after each convolution.
+    rotation : float, default=0.0
+        Augmentation: random rotation of up to this many degrees either way.
+    horizontal_flip : bool, default=False
+        Augmentation: random left-right mirroring.
+    zoom : float, default=0.0
+        Augmentation: random zoom in or out by up to this fraction.
+    learning_rate : float, default=1e-3
+        Adam's learning rate.
+    epochs : int, default=10
+        Passes over the training data (fewer with early stopping).
+    batch_size : int, default=32
+        Images per training step; also bounds the images held in memory.
+    class_weight : dict, "balanced" or None, default=None
+        Weights per class label (e.g. ``{"happy": 1.0, "sad": 1.5}``), or
+        ``"balanced"`` for weights inversely proportional to class frequencies.
+    validation_split : float, default=0.0
+        Fraction of the training data held out (stratified, shuffled with
+        ``random_state``) to report ``val_loss``/``val_accuracy`` each epoch.
+    validation_data : tuple (X_val, y_val) or None, default=None
+        Separate validation images (paths or pixels) and labels; used instead of
+        ``validation_split`` when given.
+    early_stopping : bool, default=False
+        Stop when the validation loss has not improved for ``patience`` epochs
+        and keep the best weights. Needs ``validation_split`` or ``validation_data``.
+    patience : int, default=5
+        Epochs without improvement before early stopping.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights' initialisation, the augmentation, the shuffling and
+        the validation split. When set, ``fit`` also seeds Python's, NumPy's and
+        TensorFlow's *global* generators (``keras.utils.set_random_seed``), so
+        that two fits give the same model in the same environment.
+    verbose : int, default=0
+        0 is silent, 1 shows Keras' progress bar, 2 one line per epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+        The two class labels, sorted; ``predict_proba`` columns follow this order.
+    model_ : keras.Model
+        The trained network.
+    keras_classifier_ : scikeras.wrappers.KerasClassifier
+        The scikeras wrapper that built and compiled ``model_``.
+    history_ : dict of str to list of float
+        Per-epoch training metrics (``loss``, ``accuracy``, and ``val_*`` with validation).
+    input_shape_ : tuple of (int, int, int)
+        ``(height, width, channels)`` the network takes.
+    n_iter_ : int
+        Number of epochs actually run.
+
+    See Also
+    --------
+    skmood.ImageLoader, skmood.ImageResizer, skmood.PixelNormalizer :
+        The same preprocessing as separate pipeline steps.
+    skmood.load_image_folder : List images of a folder per class.
+
+    Notes
+    -----
+    ``X`` may be a sequence of paths of shape ``(n_samples,)`` or
+    ``(n_samples, 1)`` (what imbalanced-learn samplers pass), a pixel array of
+    shape ``(n_samples, height, width, channels)`` (uint8 0-255 or float 0-1), or
+    a sequence of decoded images. Pixel arrays of another size are resized to
+    ``image_size`` batch by batch, also at prediction time.
+
+    Examples
+    --------
+    >>> from skmood import HappySadClassifier
+    >>> from skmood.datasets import make_faces
+    >>> X, y = make_faces(40, image_size=(32, 32), random_state=0)
+    >>> clf = HappySadClassifier(image_size=(32, 32), conv_filters=(8,), dense_units=16,
+    ...                          epochs=1, random_state=0).fit(X, y)
+    >>> clf.classes_
+    array(['happy', 'sad'], dtype=object)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    """
+
+    _parameter_constraints: dict = {
+        "model": [callable, None],
+        "image_size": ["array-like"],
+        "color_mode": [StrOptions(set(COLOR_MODES))],
+        "conv_filters": ["array-like"],
+        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "dense_units": [Interval(Integral, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "batch_norm": ["boolean"],
+        "rotation": [Interval(Real, 0, 180, closed="both")],
+        "horizontal_flip": ["boolean"],
+        "zoom": [Interval(Real, 0, 1, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "validation_split": [Interval(Real, 0, 1, closed="left")],
+        "validation_data": [tuple, None],
+        "early_stopping": ["boolean"],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        model=None,
+        image_size=(128, 128),
+        color_mode="rgb",
+        conv_filters=(32, 64, 128),
+        kernel_size=3,
+        dense_units=128,
+        dropout=0.0,
+        batch_norm=False,
+        rotation=0.0,
+        horizontal_flip=False,
+        zoom=0.0,
+        learning_rate=1e-3,
+        epochs=10,
+        batch_size=32,
+        class_weight=None,
+        validation_split=0.0,
+        validation_data=None,
+        early_stopping=False,
+        patience=5,
+        random_state=None,
+        verbose=0,
+    ):
+        self.model = model
+        self.image_size = image_size
+        self.color_mode = color_mode
+        self.conv_filters = conv_filters
+        self.kernel_size = kernel_size
+        self.dense_units = dense_units
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.rotation = rotation
+        self.horizontal_flip = horizontal_flip
+        self.zoom = zoom
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.class_weight = class_weight
+        self.validation_split = validation_split
+        self.validation_data = validation_data
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on images and labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, 1), or ndarray of \
+shape (n_samples, height, width, channels)
+            Image file paths, or pixel arrays (uint8 0-255 or float 0-1).
+        y : array-like of shape (n_samples,)
+            Two class labels: strings (e.g. ``"happy"``/``"sad"``), ints or bools.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights, multiplied with ``class_weight``.
+
+        Returns
+        -------
+        self : HappySadClassifier
+            The fitted classifier.
+        """
+        from . import _keras_backend as backend
+        from ._sequence import ImageSequence
+
+        classes, y_enc = self._encode_targets(y)
+        data = check_images(X, _NAME)
+        if len(y_enc) != len(data):
+            raise DatasetError(
+                f"{_NAME}: X and y have different lengths: {len(data)} images but "
+                f"{len(y_enc)} labels."
+            )
+        image_size = check_image_size(self.image_size, _NAME)
+        input_shape = (*image_size, COLOR_MODES[self.color_mode])
+        build_fn, build_kwargs = self._builder(input_shape)
+        self.classes_ = classes
+        weights = self._sample_weights(y_enc, sample_weight)
+        seed = self._seed()
+        train_idx, validation = self._validation(data, y_enc, weights, seed)
+        if self.early_stopping and validation is None:
+            raise ValueError(
+                f"{_NAME}: early_stopping=True needs validation data; set validation_split "
+                "(e.g. 0.1) or validation_data."
+            )
+
+        if seed is not None:
+            backend.set_random_seed(seed)
+        probe = np.zeros((2, *input_shape), np.float32)
+        self.keras_classifier_ = backend.make_keras_classifier(
+            build_fn,
+            build_kwargs,
+            loss="binary_crossentropy",
+            learning_rate=self.learning_rate,
+            random_state=seed,
+            X_probe=probe,
+            y_probe=self.classes_,
+        )
+        self.model_ = self.keras_classifier_.model_
+        self.input_shape_ = input_shape
+        stream = dict(image_size=image_size, color_mode=self.color_mode,
+                      workers=2 if data.kind == "paths" else 1)
+        train = ImageSequence(data, y=y_enc, sample_weight=weights, indices=train_idx,
+                              batch_size=self.batch_size, shuffle=True, seed=seed, **stream)
+        val = None
+        if validation is not None:
+            val_data, val_y, val_w, val_idx = validation
+            val = ImageSequence(val_data, y=val_y, sample_weight=val_w, indices=val_idx,
+                                batch_size=_PREDICT_BATCH_SIZE, **stream)
+        callbacks = [backend.EpochLogger(self.epochs)]
+        if self.early_stopping:
+            callbacks.append(backend.early_stopping(self.patience))
+        history = self.model_.fit(
+            train,
+            validation_data=val,
+            epochs=self.epochs,
+            callbacks=callbacks,
+            verbose=min(int(self.verbose), 2),
+        )
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self.n_iter_ = len(self.history_.get("loss", []))
+        return self
+
+    def _builder(self, input_shape):
+        """Return the model-building callable and its keyword arguments."""
+        if self.model is not None:
+            return self.model, {"input_shape": input_shape}
+        from .models import build_cnn
+
+        filters = self.conv_filters
+        if (
+            isinstance(filters, (str, bytes))
+            or len(filters) == 0
+            or not all(isinstance(f, Integral) and not isinstance(f, bool) and f > 0
+                       for f in filters)
+        ):
+            raise ValueError(
+                f"{_NAME}: conv_filters must be a non-empty sequence of positive ints, "
+                f"got {filters!r}."
+            )
+        smallest = 2 ** len(filters)
+        if min(input_shape[:2]) < smallest:
+            raise ValueError(
+                f"{_NAME}: image_size {tuple(input_shape[:2])!r} is too small for "
+                f"{len(filters)} convolution blocks (each halves the image); expected at "
+                f"least {smallest} pixels per side, or fewer conv_filters."
+            )
+        return build_cnn, {
+            "input_shape": input_shape,
+            "conv_filters": tuple(int(f) for f in filters),
+            "kernel_size": int(self.kernel_size),
+            "dense_units": int(self.dense_units),
+            "dropout": float(self.dropout),
+            "batch_norm": bool(self.batch_norm),
+            "rotation": float(self.rotation),
+            "horizontal_flip": bool(self.horizontal_flip),
+            "zoom": float(self.zoom),
+            "seed": self._seed(),
+        }
+
+    def _encode_targets(self, y):
+        """Check ``y`` and return ``(classes, y_encoded)`` with y encoded as 0/1."""
+        if y is None:
+            raise ValueError(f"{_NAME}: requires y to be passed, but the target y is None.")
+        y = column_or_1d(np.asarray(y, dtype=object) if _has_strings(y) else y, warn=True)
+        if len(y) == 0:
+            raise DatasetError(f"{_NAME}: y is empty; expected one label per image.")
+        missing = [i for i, v in enumerate(y) if v is None or (isinstance(v, float) and v != v)]
+        if missing:
+            raise DatasetError(
+                f"{_NAME}: y has {len(missing)} missing labels (None or NaN), first at "
+                f"index {missing[0]}; label every image."
+            )
+        check_classification_targets(y)
+        classes, y_enc = np.unique(y, return_inverse=True)
+        if len(classes) != 2:
+            raise DatasetError(
+                f"{_NAME}: needs exactly two classes (e.g. 'happy' and 'sad'), got "
+                f"{len(classes)}: {list(classes)[:10]!r}."
+            )
+        return classes, y_enc.astype(np.int64)
+
+    def _sample_weights(self, y_enc, sample_weight):
+        """Combine ``class_weight`` and ``sample_weight`` into one weight per sample."""
+        weights = None
+        if self.class_weight is not None:
+            if self.class_weight == "balanced":
+                per_class = compute_class_weight("balanced", classes=np.arange(2), y=y_enc)
+            else:
+                unknown = set(self.class_weight) - set(self.classes_.tolist())
+                if unknown:
+                    raise ValueError(
+                        f"{_NAME}: class_weight has labels {sorted(map(str, unknown))} that "
+                        f"are not in y; expected keys among {list(self.classes_)}."
+                    )
+                per_class = np.array([float(self.class_weight.get(c, 1.0))
+                                      for c in self.classes_])
+            weights = per_class[y_enc]
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight, dtype=np.float64)
+            if sw.shape != y_enc.shape or not np.isfinite(sw).all() or (sw < 0).any():
+                raise ValueError(
+                    f"{_NAME}: sample_weight must be {len(y_enc)} finite, non-negative "
+                    f"numbers, got shape {sw.shape}."
+                )
+            weights = sw if weights is None else weights * sw
+        return weights
+
+    def _seed(self):
+        """An int seed from ``random_state`` (None stays None)."""
+        if self.random_state is None:
+            return None
+        if isinstance(self.random_state, Integral):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(2**31 - 1))
+
+    def _validation(self, data, y_enc, weights, seed):
+        """Split off validation data: ``(train_indices, (data, y, w, idx) or None)``."""
+        indices = np.arange(len(data))
+        if self.validation_data is not None:
+            if len(self.validation_data) != 2:
+                raise ValueError(
+                    f"{_NAME}: validation_data must be a tuple (X_val, y_val), got a tuple "
+                    f"of length {len(self.validation_data)}."
+                )
+            X_val, y_val = self.validation_data
+            val_data = check_images(X_val, f"{_NAME} (validation_data)")
+            y_val = np.asarray(y_val, dtype=object if _has_strings(y_val) else None)
+            if len(y_val) != len(val_data):
+                raise DatasetError(
+                    f"{_NAME}: validation_data has {len(val_data)} images but "
+                    f"{len(y_val)} labels."
+                )
+            unknown = sorted({str(v) for v in y_val} - {str(c) for c in self.classes_})
+            if unknown:
+                raise DatasetError(
+                    f"{_NAME}: validation_data has labels {unknown} not seen in y "
+                    f"{list(self.classes_)}."
+                )
+            val_y = np.searchsorted(self.classes_, y_val.astype(self.classes_.dtype))
+            return indices, (val_data, val_y, None, np.arange(len(val_data)))
+        if not self.validation_split:
+            return indices, None
+        counts = np.bincount(y_enc, minlength=2)
+        stratify = y_enc if counts.min() >= 2 else None
+        try:
+            train_idx, val_idx = train_test_split(
+                indices, test_size=self.validation_split, stratify=stratify, random_state=seed
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"{_NAME}: cannot hold out validation_split={self.validation_split!r} of "
+                f"{len(indices)} images: {exc}"
+            ) from exc
+        return np.sort(train_idx), (data, y_enc, weights, np.sort(val_idx))
+
+    # -------------------------------------------------------------- predict
+    def _check_fitted(self):
+        if not hasattr(self, "model_"):
+            raise NotFittedError(
+                f"This {_NAME} instance is not fitted yet. Call 'fit' with appropriate "
+                "arguments before using this estimator."
+            )
+
+    def predict_proba(self, X):
+        """Probability of each class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, 1), or ndarray of \
+shape (n_samples, height, width, channels)
+            Image file paths or pixel arrays, as in :meth:`fit`.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, 2)
+            Columns in the order of ``classes_``; rows sum to 1.
+        """
+        self._check_fitted()
+        from ._sequence import ImageSequence
+
+        data = check_images(X, _NAME)
+        seq = ImageSequence(
+            data,
+            image_size=self.input_shape_[:2],
+            color_mode="rgb" if self.input_shape_[2] == 3 else "grayscale",
+            batch_size=_PREDICT_BATCH_SIZE,
+            workers=2 if data.kind == "paths" else 1,
+        )
+        out = np.asarray(self.model_.predict(seq, verbose=min(int(self.verbose), 2)),
+                         dtype=np.float64)
+        if out.ndim == 1 or out.shape[1] == 1:
+            p = out.reshape(-1)
+            proba = np.column_stack([1.0 - p, p])
+        else:
+            proba = out
+        if proba.shape != (len(data), 2):  # never return a shifted or shorter output
+            raise RuntimeError(
+                f"{_NAME}: the network returned {proba.shape} probabilities for "
+                f"{len(data)} images; expected ({len(data)}, 2)."
+            )
+        return proba
+
+    def predict(self, X):
+        """Predict the class label of each image.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, 1), or ndarray of \
+shape (n_samples, height, width, channels)
+            Image file paths or pixel arrays, as in :meth:`fit`.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = True
+        tags.input_tags.string = True
+        tags.classifier_tags.poor_score = True
+        tags.classifier_tags.multi_class = False
+        return tags
+
+
+def _has_strings(y) -> bool:
+    """True when ``y`` holds strings (kept as Python objects, not fixed-width)."""
+    arr = np.asarray(y)
+    return arr.dtype.kind in "OUS"
+

@@ -1,0 +1,109 @@
+"""The only module that imports Keras, TensorFlow and scikeras (private).
+
+Swapping scikeras for ``keras.wrappers.SKLearnClassifier`` or another backend
+should touch this file only. Importing it is slow (TensorFlow starts), so the
+rest of skmood imports it inside functions, never at package import.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+try:
+    import keras
+    import scikeras  # noqa: F401  (registers pickling of Keras objects)
+    from scikeras.wrappers import KerasClassifier
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "skmood needs Keras 3 with the TensorFlow backend and scikeras: "
+        'pip install "tensorflow>=2.17" "keras>=3.5" "scikeras>=0.13"'
+    ) from exc
+
+logger = logging.getLogger("skmood")
+
+__all__ = [
+    "KerasClassifier",
+    "PyDataset",
+    "keras",
+    "make_keras_classifier",
+    "set_random_seed",
+]
+
+PyDataset = keras.utils.PyDataset
+
+
+def set_random_seed(seed: int) -> None:
+    """Seed Python's, NumPy's and the backend's global generators."""
+    keras.utils.set_random_seed(int(seed))
+
+
+def _build_and_compile(meta, compile_kwargs, *, build_fn, build_kwargs):
+    """scikeras model callable: build with ``build_fn`` and compile if needed.
+
+    A module-level function (bound with :func:`functools.partial`) so that the
+    scikeras wrapper holding it stays picklable.
+    """
+    model = build_fn(**build_kwargs)
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"HappySadClassifier: the model builder must return a keras.Model, got "
+            f"{type(model).__name__}."
+        )
+    if not model.compiled:
+        kwargs = dict(compile_kwargs)
+        if model.output_shape[-1] == 2:  # two softmax units instead of one sigmoid
+            kwargs["loss"] = "sparse_categorical_crossentropy"
+        model.compile(**kwargs)
+    return model
+
+
+def make_keras_classifier(
+    build_fn,
+    build_kwargs: dict,
+    *,
+    loss: str,
+    learning_rate: float,
+    random_state: int | None,
+    X_probe,
+    y_probe,
+) -> KerasClassifier:
+    """Create a scikeras ``KerasClassifier`` whose model is built and compiled.
+
+    scikeras builds the model (routing ``optimizer__learning_rate`` into an Adam
+    optimizer and seeding the build with ``random_state``); skmood then trains
+    it on its own streaming data, which scikeras' array-only ``fit`` cannot take.
+    ``X_probe``/``y_probe`` are a tiny sample used only to size the model.
+    """
+    wrapper = KerasClassifier(
+        model=functools.partial(_build_and_compile, build_fn=build_fn, build_kwargs=build_kwargs),
+        loss=loss,
+        optimizer="adam",
+        optimizer__learning_rate=float(learning_rate),
+        metrics=["accuracy"],
+        random_state=random_state,
+        verbose=0,
+    )
+    return wrapper.initialize(X_probe, y_probe)
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """Log one line per epoch to the ``skmood`` logger (shown by the CLI)."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted((logs or {}).items()))
+        logger.info("epoch %d/%d: %s", epoch + 1, self.epochs, metrics)
+
+
+def early_stopping(patience: int) -> keras.callbacks.Callback:
+    """Stop when ``val_loss`` has not improved for ``patience`` epochs; keep the best weights."""
+    return keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=patience, restore_best_weights=True
+    )

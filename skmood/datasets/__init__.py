@@ -1,0 +1,13 @@
+"""Data sets for happy/sad face classification.
+
+:func:`load_image_folder` lists the images of a folder laid out as one
+sub-folder per class (``happy/``, ``sad/``), and :func:`make_faces` generates
+a synthetic data set of cartoon faces, in memory or as such a folder.
+"""
+
+from __future__ import annotations
+
+from ._faces import make_faces
+from ._folder import IMAGE_EXTENSIONS, load_image_folder
+
+__all__ = ["IMAGE_EXTENSIONS", "load_image_folder", "make_faces"]

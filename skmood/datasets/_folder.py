@@ -1,0 +1,255 @@
+"""Load a folder of images laid out as one sub-folder per class."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from ..exceptions import DatasetError
+
+__all__ = ["IMAGE_EXTENSIONS", "load_image_folder"]
+
+logger = logging.getLogger(__name__)
+
+#: File extensions (lower case, with the dot) treated as images by default.
+IMAGE_EXTENSIONS: tuple[str, ...] = (
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".webp",
+)
+
+_N_EXAMPLES = 5
+
+
+def load_image_folder(
+    directory: str | os.PathLike[str],
+    *,
+    classes: Sequence[str] | None = None,
+    extensions: Iterable[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """List the images of a folder that has one sub-folder per class.
+
+    The name of each sub-folder is the class label of the images below it,
+    for example ``data/happy/001.png`` has label ``"happy"``. Each class
+    folder is walked recursively, following symbolic links (a link that
+    leads back to a folder already visited is not entered again). Only
+    files whose extension is in ``extensions`` (compared case-insensitively)
+    are kept; other files are skipped and their count is logged at INFO
+    level. Hidden files and folders, whose names start with ``"."``, are
+    skipped. No image is opened: this only lists paths.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        Folder holding one sub-folder per class.
+    classes : sequence of str, default=None
+        Names of the class sub-folders to use; other sub-folders are
+        ignored. By default every non-hidden sub-folder is a class.
+    extensions : iterable of str, default=None
+        File extensions to treat as images, such as ``(".png", ".jpg")``;
+        the leading dot is optional and case does not matter. By default
+        :data:`IMAGE_EXTENSIONS` is used.
+
+    Returns
+    -------
+    paths : ndarray of shape (n_samples,), dtype=object
+        Path of each image as a ``str``, built as
+        ``os.path.join(str(directory), class_name, relative_path)``, so it is
+        absolute only if ``directory`` is.
+    labels : ndarray of shape (n_samples,), dtype=object
+        Class name (sub-folder name, a ``str``) of each image.
+
+    Raises
+    ------
+    DatasetError
+        If ``directory`` does not exist or is not a folder, if it has no
+        class sub-folders, if a name in ``classes`` is not one of them, if a
+        class folder has no images, or if fewer than two classes have
+        images. :class:`~skmood.exceptions.DatasetError` is a ``ValueError``.
+    TypeError
+        If ``classes`` or ``extensions`` is a single string instead of a
+        collection of strings.
+
+    See Also
+    --------
+    make_faces : Generate a synthetic happy/sad data set, optionally as a
+        folder in this layout.
+
+    Notes
+    -----
+    The order is deterministic: classes sorted by name, then paths sorted
+    within each class.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skmood.datasets import load_image_folder
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     for name in ["happy/a.png", "happy/b.JPG", "sad/c.png", "sad/notes.txt"]:
+    ...         os.makedirs(os.path.dirname(os.path.join(tmp, name)), exist_ok=True)
+    ...         open(os.path.join(tmp, name), "wb").close()
+    ...     paths, labels = load_image_folder(tmp)
+    ...     [os.path.relpath(p, tmp) for p in paths]
+    ['happy/a.png', 'happy/b.JPG', 'sad/c.png']
+    >>> labels.tolist()
+    ['happy', 'happy', 'sad']
+    """
+    name = "load_image_folder"
+    root = os.fspath(directory)
+    if not os.path.exists(root):
+        raise DatasetError(
+            f"{name}: directory {root!r} does not exist; expected a folder "
+            "with one sub-folder per class (e.g. happy/ and sad/)."
+        )
+    if not os.path.isdir(root):
+        raise DatasetError(
+            f"{name}: {root!r} is a file, not a directory; expected a folder "
+            "with one sub-folder per class (e.g. happy/ and sad/)."
+        )
+    exts = _check_extensions(extensions)
+
+    available = sorted(
+        entry
+        for entry in os.listdir(root)
+        if not entry.startswith(".") and os.path.isdir(os.path.join(root, entry))
+    )
+    if not available:
+        raise DatasetError(
+            f"{name}: {root!r} has no class sub-folders; expected one "
+            "sub-folder per class (e.g. happy/ and sad/) holding the images."
+        )
+    selected = available if classes is None else _check_classes(classes, available, root)
+
+    paths: list[str] = []
+    labels: list[str] = []
+    empty: list[str] = []
+    for cls in selected:
+        images, skipped = _list_images(os.path.join(root, cls), exts)
+        if skipped:
+            logger.info(
+                "%s: skipped %d non-image file(s) in class folder %r of %r, e.g. %s",
+                name,
+                len(skipped),
+                cls,
+                root,
+                ", ".join(repr(s) for s in skipped[:_N_EXAMPLES]),
+            )
+        if not images:
+            empty.append(cls)
+        paths.extend(os.path.join(root, cls, rel) for rel in images)
+        labels.extend([cls] * len(images))
+
+    if empty:
+        raise DatasetError(
+            f"{name}: class folder(s) {', '.join(map(repr, empty))} in {root!r} "
+            f"contain no images; expected files with extensions {', '.join(exts)}."
+        )
+    if len(selected) < 2:
+        raise DatasetError(
+            f"{name}: needs at least two classes, found only {selected[0]!r} in "
+            f"{root!r}; expected one sub-folder of images per class."
+        )
+    return _object_array(paths), _object_array(labels)
+
+
+def _check_extensions(extensions: Iterable[str] | None) -> tuple[str, ...]:
+    """Return the extensions lower-cased and with a leading dot."""
+    if extensions is None:
+        return IMAGE_EXTENSIONS
+    if isinstance(extensions, (str, bytes)):
+        raise TypeError(
+            f"load_image_folder: extensions must be a collection of strings such "
+            f"as ('.png', '.jpg'), got the single string {extensions!r}."
+        )
+    exts = []
+    for ext in extensions:
+        if not isinstance(ext, str) or ext.strip(".") == "":
+            raise TypeError(
+                "load_image_folder: extensions must contain non-empty strings "
+                f"such as '.png', got {ext!r}."
+            )
+        ext = ext.lower()
+        exts.append(ext if ext.startswith(".") else "." + ext)
+    if not exts:
+        raise ValueError(
+            "load_image_folder: extensions must not be empty, got "
+            f"{extensions!r}; expected e.g. ('.png', '.jpg')."
+        )
+    return tuple(dict.fromkeys(exts))
+
+
+def _check_classes(classes: Sequence[str], available: list[str], root: str) -> list[str]:
+    """Validate the requested class names against the sub-folders found."""
+    if isinstance(classes, (str, bytes)):
+        raise TypeError(
+            "load_image_folder: classes must be a sequence of folder names such "
+            f"as ['happy', 'sad'], got the single string {classes!r}."
+        )
+    requested = list(dict.fromkeys(classes))
+    if not requested:
+        raise DatasetError(
+            "load_image_folder: classes must name at least two class folders, "
+            f"got {classes!r}; available sub-folders are {', '.join(map(repr, available))}."
+        )
+    missing = [c for c in requested if c not in available]
+    if missing:
+        raise DatasetError(
+            f"load_image_folder: class folder(s) {', '.join(map(repr, missing))} "
+            f"not found in {root!r}; available sub-folders are "
+            f"{', '.join(map(repr, available))}."
+        )
+    return sorted(requested)
+
+
+def _list_images(class_dir: str, exts: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Walk ``class_dir``; return sorted relative image paths and skipped names."""
+    images: list[str] = []
+    skipped: list[str] = []
+    seen = {_dir_key(class_dir)}
+    for current, dirnames, filenames in os.walk(class_dir, followlinks=True):
+        keep = []
+        for d in sorted(dirnames):
+            full = os.path.join(current, d)
+            if d.startswith("."):
+                logger.debug("load_image_folder: skipped hidden folder %r", full)
+                continue
+            key = _dir_key(full)
+            if key in seen:  # a symlink back to a folder already walked
+                logger.debug("load_image_folder: not re-entering %r (loop)", full)
+                continue
+            seen.add(key)
+            keep.append(d)
+        dirnames[:] = keep
+        rel_dir = os.path.relpath(current, class_dir)
+        for f in filenames:
+            rel = f if rel_dir == os.curdir else os.path.join(rel_dir, f)
+            if f.startswith("."):
+                logger.debug("load_image_folder: skipped hidden file %r", rel)
+            elif os.path.splitext(f)[1].lower() not in exts:
+                skipped.append(rel)
+            elif not os.path.isfile(os.path.join(current, f)):
+                logger.warning("load_image_folder: skipped broken link %r", rel)
+            else:
+                images.append(rel)
+    return sorted(images), sorted(skipped)
+
+
+def _dir_key(path: str) -> tuple[int, int]:
+    """Identify a folder by device and inode, which symlinks share."""
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino)
+
+
+def _object_array(values: list[str]) -> np.ndarray:
+    """Build a 1-D object array of Python strings."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out

@@ -1,0 +1,374 @@
+"""HappySadClassifier: inputs, labels, probabilities, sklearn contract, training options."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone, is_classifier
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+from sklearn.utils import get_tags
+
+from skmood import HappySadClassifier, NotFittedError
+from skmood.exceptions import DatasetError
+
+# ---------------------------------------------------------------- inputs
+
+
+def test_fits_on_paths_and_predicts_original_labels(face_paths, make_clf):
+    paths, labels = face_paths
+    clf = make_clf().fit(paths, labels)
+    pred = clf.predict(paths)
+    assert pred.shape == (len(paths),)
+    assert set(pred) <= {"happy", "sad"}
+    assert list(clf.classes_) == ["happy", "sad"]
+    assert clf.input_shape_ == (16, 16, 3)
+
+
+def test_path_column_gives_the_same_probabilities_as_a_flat_list(face_paths, make_clf):
+    paths, labels = face_paths
+    clf = make_clf().fit(paths, labels)
+    flat = clf.predict_proba(list(paths))
+    column = clf.predict_proba(paths.reshape(-1, 1))
+    np.testing.assert_array_equal(flat, column)
+
+
+def test_paths_may_be_pathlib_objects(face_paths, make_clf):
+    from pathlib import Path
+
+    paths, labels = face_paths
+    clf = make_clf().fit([Path(p) for p in paths], labels)
+    np.testing.assert_allclose(clf.predict_proba([Path(p) for p in paths]),
+                               clf.predict_proba(paths))
+
+
+def test_uint8_and_float_pixels_give_the_same_probabilities(face_pixels, make_clf):
+    X, y = face_pixels
+    clf = make_clf(image_size=(24, 24)).fit(X, y)
+    from_uint8 = clf.predict_proba(X[:10])
+    from_float = clf.predict_proba(X[:10].astype(np.float32) / 255)
+    np.testing.assert_allclose(from_uint8, from_float, atol=1e-6)
+
+
+def test_pixels_of_another_size_are_resized(face_pixels, make_clf):
+    X, y = face_pixels
+    clf = make_clf(image_size=(16, 16)).fit(X, y)  # 24x24 pixels resized to 16x16
+    assert clf.predict_proba(X[:4]).shape == (4, 2)
+
+
+def test_paths_and_decoded_pixels_agree(face_paths, make_clf):
+    from skmood import ImageLoader, ImageResizer
+
+    paths, labels = face_paths
+    clf = make_clf().fit(paths, labels)
+    pixels = ImageResizer(image_size=(16, 16)).transform(ImageLoader().transform(paths))
+    np.testing.assert_allclose(clf.predict_proba(paths), clf.predict_proba(pixels), atol=1e-6)
+
+
+def test_grayscale_network_takes_rgb_input(face_pixels, make_clf):
+    X, y = face_pixels
+    clf = make_clf(image_size=(24, 24), color_mode="grayscale").fit(X, y)
+    assert clf.input_shape_ == (24, 24, 1)
+    assert clf.model_.input_shape == (None, 24, 24, 1)
+    assert clf.predict(X[:3]).shape == (3,)
+
+
+# ---------------------------------------------------------------- labels
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [np.array(["happy", "sad"]), np.array([0, 1]), np.array([False, True]), np.array([3, 7])],
+    ids=["str", "int", "bool", "sparse-int"],
+)
+def test_predict_returns_labels_of_the_type_given(face_pixels, make_clf, labels):
+    X, y = face_pixels
+    y_mapped = np.where(y == "happy", labels[0], labels[1])
+    clf = make_clf(image_size=(24, 24)).fit(X, y_mapped)
+    np.testing.assert_array_equal(clf.classes_, np.sort(labels))
+    pred = clf.predict(X[:8])
+    assert set(pred.tolist()) <= set(labels.tolist())
+    assert pred.dtype.kind == clf.classes_.dtype.kind
+
+
+def test_probability_columns_follow_classes_order(face_pixels, make_clf):
+    # Learn an easy rule; the column of the true class must carry the mass.
+    X, y = face_pixels
+    X = X.copy()
+    X[y == "sad"] //= 4  # sad images are dark
+    clf = make_clf(image_size=(24, 24), epochs=6, learning_rate=0.01).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    true_column = np.searchsorted(clf.classes_, y)
+    assert (proba[np.arange(len(y)), true_column] > 0.5).mean() > 0.9
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
+    assert clf.score(X, y) == pytest.approx((clf.predict(X) == y).mean())
+
+
+# ------------------------------------------------------------ sklearn contract
+
+
+def test_is_a_classifier_with_image_tags():
+    clf = HappySadClassifier()
+    assert is_classifier(clf)
+    tags = get_tags(clf)
+    assert tags.estimator_type == "classifier"
+    assert tags.non_deterministic
+    assert tags.input_tags.string
+
+
+def test_get_params_lists_every_hyperparameter_and_clone_copies_them():
+    clf = HappySadClassifier(conv_filters=(8, 16), dropout=0.3, class_weight="balanced")
+    params = clf.get_params()
+    for name in ["image_size", "color_mode", "conv_filters", "kernel_size", "dense_units",
+                 "dropout", "batch_norm", "rotation", "horizontal_flip", "zoom",
+                 "learning_rate", "epochs", "batch_size", "class_weight", "validation_split",
+                 "validation_data", "early_stopping", "patience", "random_state", "verbose",
+                 "model"]:
+        assert name in params
+    copy = clone(clf)
+    assert copy is not clf
+    assert copy.get_params() == params
+    copy.set_params(dropout=0.5)
+    assert clf.dropout == 0.3
+
+
+def test_clone_of_a_fitted_classifier_is_unfitted(face_pixels, make_clf):
+    X, y = face_pixels
+    clf = make_clf(image_size=(24, 24)).fit(X, y)
+    fresh = clone(clf)
+    assert not hasattr(fresh, "model_")
+    with pytest.raises(NotFittedError):
+        fresh.predict(X[:2])
+
+
+def test_predict_before_fit_raises_not_fitted(face_pixels):
+    X, _ = face_pixels
+    clf = HappySadClassifier()
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        clf.predict(X)
+    with pytest.raises(SklearnNotFittedError):
+        clf.predict_proba(X)
+
+
+def test_fit_sets_only_underscored_attributes_and_keeps_parameters(face_pixels, make_clf):
+    X, y = face_pixels
+    clf = make_clf(image_size=(24, 24))
+    before = dict(vars(clf))
+    clf.fit(X, y)
+    added = set(vars(clf)) - set(before)
+    assert added >= {"classes_", "model_", "keras_classifier_", "history_", "input_shape_",
+                     "n_iter_"}
+    assert all(name.endswith("_") for name in added)
+    assert {k: vars(clf)[k] for k in before} == before
+
+
+def test_fit_returns_self_and_records_history(face_pixels, make_clf):
+    X, y = face_pixels
+    clf = make_clf(image_size=(24, 24), epochs=2)
+    assert clf.fit(X, y) is clf
+    assert clf.n_iter_ == 2
+    assert len(clf.history_["loss"]) == 2
+    assert clf.keras_classifier_.model_ is clf.model_
+
+
+def test_same_random_state_gives_the_same_model(face_pixels, make_clf):
+    X, y = face_pixels
+    first = make_clf(image_size=(24, 24), epochs=2, dropout=0.2).fit(X, y).predict_proba(X)
+    second = make_clf(image_size=(24, 24), epochs=2, dropout=0.2).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(first, second)
+    other = make_clf(image_size=(24, 24), epochs=2, dropout=0.2, random_state=1)
+    assert not np.array_equal(first, other.fit(X, y).predict_proba(X))
+
+
+def test_fit_does_not_mutate_inputs(face_pixels, make_clf):
+    X, y = face_pixels
+    X_copy, y_copy = X.copy(), y.copy()
+    make_clf(image_size=(24, 24)).fit(X, y)
+    np.testing.assert_array_equal(X, X_copy)
+    np.testing.assert_array_equal(y, y_copy)
+
+
+# -------------------------------------------------------------- architecture
+
+
+def test_default_network_is_the_original_recipe():
+    from skmood.models import build_cnn
+
+    model = build_cnn((128, 128, 3))
+    convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    assert [c.filters for c in convs] == [32, 64, 128]
+    assert all(c.kernel_size == (3, 3) for c in convs)
+    pools = [layer for layer in model.layers if layer.__class__.__name__ == "MaxPooling2D"]
+    assert len(pools) == 3
+    dense = [layer for layer in model.layers if layer.__class__.__name__ == "Dense"]
+    assert [d.units for d in dense] == [128, 1]
+    assert dense[-1].activation.__name__ == "sigmoid"
+
+
+def test_architecture_parameters_shape_the_network(face_pixels, make_clf):
+    X, y = face_pixels
+    clf = make_clf(image_size=(24, 24), conv_filters=(4, 6), kernel_size=5, dense_units=12,
+                   dropout=0.5, batch_norm=True).fit(X, y)
+    kinds = [layer.__class__.__name__ for layer in clf.model_.layers]
+    assert kinds.count("Conv2D") == 2 and kinds.count("BatchNormalization") == 2
+    assert "Dropout" in kinds
+    conv = [layer for layer in clf.model_.layers if layer.__class__.__name__ == "Conv2D"]
+    assert [c.filters for c in conv] == [4, 6] and conv[0].kernel_size == (5, 5)
+    assert clf.model_.get_layer("dense").units == 12
+
+
+def test_augmentation_layers_are_in_the_network_and_inactive_at_inference(face_pixels, make_clf):
+    X, y = face_pixels
+    clf = make_clf(image_size=(24, 24), rotation=20, horizontal_flip=True, zoom=0.2).fit(X, y)
+    names = {layer.name for layer in clf.model_.layers}
+    assert {"flip", "rotate", "zoom"} <= names
+    np.testing.assert_array_equal(clf.predict_proba(X[:5]), clf.predict_proba(X[:5]))
+
+
+def test_learning_rate_reaches_the_optimizer(face_pixels, make_clf):
+    X, y = face_pixels
+    clf = make_clf(image_size=(24, 24), learning_rate=0.0123).fit(X, y)
+    assert float(clf.model_.optimizer.learning_rate) == pytest.approx(0.0123)
+
+
+def test_custom_model_builder(face_pixels, make_clf):
+    import keras
+
+    def two_softmax(input_shape):
+        inputs = keras.Input(input_shape)
+        x = keras.layers.GlobalAveragePooling2D()(inputs)
+        return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+
+    X, y = face_pixels
+    clf = make_clf(image_size=(24, 24), model=two_softmax).fit(X, y)
+    proba = clf.predict_proba(X[:4])
+    assert proba.shape == (4, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-6)
+
+
+def test_image_too_small_for_the_blocks_is_a_clear_error(face_pixels):
+    X, y = face_pixels
+    with pytest.raises(ValueError, match="too small for 3 convolution blocks"):
+        HappySadClassifier(image_size=(4, 4), epochs=1).fit(X, y)
+
+
+# -------------------------------------------------------- training options
+
+
+def test_validation_split_reports_validation_metrics(face_pixels, make_clf):
+    X, y = face_pixels
+    clf = make_clf(image_size=(24, 24), epochs=2, validation_split=0.25).fit(X, y)
+    assert len(clf.history_["val_loss"]) == 2
+    assert "val_accuracy" in clf.history_
+
+
+def test_validation_data_on_paths(face_paths, make_clf):
+    paths, labels = face_paths
+    clf = make_clf(validation_data=(paths[:6], labels[:6])).fit(paths, labels)
+    assert "val_loss" in clf.history_
+
+
+def test_early_stopping_stops_and_needs_validation(face_pixels, make_clf):
+    X, y = face_pixels
+    clf = make_clf(image_size=(24, 24), epochs=30, validation_split=0.3, early_stopping=True,
+                   patience=1, learning_rate=0.05)
+    clf.fit(X, y)
+    assert clf.n_iter_ < 30
+    with pytest.raises(ValueError, match="early_stopping=True needs validation"):
+        make_clf(early_stopping=True).fit(X, y)
+
+
+def test_class_weight_balanced_and_dict_change_training(face_pixels, make_clf):
+    X, y = face_pixels
+    keep = np.r_[np.flatnonzero(y == "happy"), np.flatnonzero(y == "sad")[:15]]
+    X, y = X[keep], y[keep]
+    plain = make_clf(image_size=(24, 24)).fit(X, y).history_["loss"][0]
+    balanced = make_clf(image_size=(24, 24), class_weight="balanced").fit(X, y)
+    weighted = make_clf(image_size=(24, 24), class_weight={"sad": 3.0}).fit(X, y)
+    assert balanced.history_["loss"][0] != pytest.approx(plain)
+    assert weighted.history_["loss"][0] != pytest.approx(plain)
+    with pytest.raises(ValueError, match="class_weight has labels"):
+        make_clf(class_weight={"angry": 2.0}).fit(X, y)
+
+
+def test_sample_weight_is_used(face_pixels, make_clf):
+    X, y = face_pixels
+    plain = make_clf(image_size=(24, 24)).fit(X, y).history_["loss"][0]
+    weights = np.where(y == "sad", 5.0, 1.0)
+    weighted = make_clf(image_size=(24, 24)).fit(X, y, sample_weight=weights)
+    assert weighted.history_["loss"][0] != pytest.approx(plain)
+
+
+def test_learns_synthetic_faces(make_clf):
+    from skmood.datasets import make_faces
+
+    X, y = make_faces(400, image_size=(32, 32), random_state=3)
+    X_test, y_test = make_faces(200, image_size=(32, 32), random_state=4)
+    clf = make_clf(image_size=(32, 32), conv_filters=(16, 32), dense_units=32, epochs=8,
+                   batch_size=16).fit(X, y)
+    assert clf.score(X_test, y_test) > 0.75
+
+
+# -------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(image_size=(0, 48)), r"image_size must be a pair of positive ints.*\(0, 48\)"),
+        (dict(conv_filters=(8, 0)), "conv_filters must be a non-empty sequence"),
+        (dict(epochs=-1), "'epochs' parameter"),
+        (dict(color_mode="sepia"), "'color_mode' parameter"),
+        (dict(dropout=1.5), "'dropout' parameter"),
+        (dict(class_weight="heavy"), "'class_weight' parameter"),
+    ],
+)
+def test_bad_hyperparameters_are_caught_in_fit(face_pixels, params, match):
+    X, y = face_pixels
+    clf = HappySadClassifier(**params)  # no error at construction (sklearn convention)
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        (["happy"] * 120, "needs exactly two classes"),
+        (["happy", "sad", "angry"] * 40, "needs exactly two classes"),
+        (["happy", "sad"] * 59 + ["happy", None], "missing labels"),
+        (["happy", "sad"] * 10, "different lengths: 120 images but 20 labels"),
+    ],
+    ids=["one-class", "three-classes", "none-label", "length-mismatch"],
+)
+def test_bad_labels_are_clear_errors(face_pixels, y, match):
+    X, _ = face_pixels
+    with pytest.raises(ValueError, match=match):
+        HappySadClassifier(image_size=(24, 24)).fit(X, np.array(y, dtype=object))
+
+
+def test_dataset_errors_are_value_errors():
+    assert issubclass(DatasetError, ValueError)
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.zeros((4, 10)), "pixel arrays of shape"),
+        (np.full((2, 8, 8, 3), np.nan, np.float32), "NaN"),
+        (np.full((2, 8, 8, 3), 2.0, np.float32), r"values in \[0, 1\]"),
+        (np.zeros((2, 8, 8, 4), np.uint8), "1 \\(grayscale\\) or 3 \\(RGB\\) channels"),
+        ([], "is empty"),
+    ],
+    ids=["tabular", "nan", "float-range", "four-channels", "empty"],
+)
+def test_bad_images_are_clear_errors(X, match):
+    with pytest.raises(ValueError, match=match):
+        HappySadClassifier().fit(X, ["happy", "sad"][: len(X)] if len(X) else [])
+
+
+def test_mixed_paths_and_numbers_name_the_bad_entries(face_paths):
+    paths, labels = face_paths
+    X = list(paths[:3]) + [42]
+    with pytest.raises(TypeError, match=r"1 of 4 entries of X are not file paths.*X\[3\]=42"):
+        HappySadClassifier().fit(X, ["happy", "sad", "happy", "sad"])
