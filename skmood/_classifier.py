@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import train_test_split
-from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_random_state, column_or_1d
+from sklearn.utils.validation import check_random_state
 
+from . import _training
 from ._compat import Interval, StrOptions, _fit_context
 from ._image import COLOR_MODES
 from ._validation import check_image_size, check_images
-from .exceptions import DatasetError, NotFittedError
+from .exceptions import DatasetError, NotFittedError, SkmoodWarning
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +87,13 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         and keep the best weights. Needs ``validation_split`` or ``validation_data``.
     patience : int, default=5
         Epochs without improvement before early stopping.
+    on_error : {"raise", "skip"}, default="raise"
+        What an unreadable image file does. ``"raise"``: an
+        :class:`~skmood.ImageReadError` naming the file. ``"skip"``: ``fit``
+        decodes every file once first and leaves out the unreadable ones (with
+        their labels), warning once with the count and the first five;
+        ``predict_proba`` keeps every row and gives NaN for unreadable files, and
+        ``predict`` gives ``None`` for them. Rows are never dropped at prediction.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights' initialisation, the augmentation, the shuffling and
         the validation split. When set, ``fit`` also seeds Python's, NumPy's and
@@ -125,6 +131,14 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
     a sequence of decoded images. Pixel arrays of another size are resized to
     ``image_size`` batch by batch, also at prediction time.
 
+    Interrupting ``fit`` (``KeyboardInterrupt``, Ctrl-C) re-raises the
+    interrupt, but first leaves the estimator usable: ``model_`` keeps the
+    weights reached so far, ``history_`` and ``n_iter_`` describe the epochs
+    that completed, so predictions work and nothing trained is lost.
+
+    ``predict``/``predict_proba`` may be called from several threads at once on
+    one fitted estimator.
+
     Examples
     --------
     >>> from skmood import HappySadClassifier
@@ -158,6 +172,7 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         "validation_data": [tuple, None],
         "early_stopping": ["boolean"],
         "patience": [Interval(Integral, 1, None, closed="left")],
+        "on_error": [StrOptions({"raise", "skip"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -184,6 +199,7 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         validation_data=None,
         early_stopping=False,
         patience=5,
+        on_error="raise",
         random_state=None,
         verbose=0,
     ):
@@ -206,6 +222,7 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         self.validation_data = validation_data
         self.early_stopping = early_stopping
         self.patience = patience
+        self.on_error = on_error
         self.random_state = random_state
         self.verbose = verbose
 
@@ -230,9 +247,8 @@ shape (n_samples, height, width, channels)
             The fitted classifier.
         """
         from . import _keras_backend as backend
-        from ._sequence import ImageSequence
 
-        classes, y_enc = self._encode_targets(y)
+        classes, y_enc = _training.encode_targets(y, _NAME)
         data = check_images(X, _NAME)
         if len(y_enc) != len(data):
             raise DatasetError(
@@ -242,52 +258,82 @@ shape (n_samples, height, width, channels)
         image_size = check_image_size(self.image_size, _NAME)
         input_shape = (*image_size, COLOR_MODES[self.color_mode])
         build_fn, build_kwargs = self._builder(input_shape)
-        self.classes_ = classes
-        weights = self._sample_weights(y_enc, sample_weight)
+        weights = _training.sample_weights(y_enc, classes, self.class_weight, sample_weight,
+                                           _NAME)
         seed = self._seed()
-        train_idx, validation = self._validation(data, y_enc, weights, seed)
-        if self.early_stopping and validation is None:
+        if self.validation_data is not None:
+            train = _training.Split(data, y_enc, weights, np.arange(len(data)))
+            val = _training.validation_data(self.validation_data, classes, _NAME)
+        else:
+            train, val = _training.validation_split(data, y_enc, weights,
+                                                    self.validation_split, seed, _NAME)
+        if self.early_stopping and val is None:
             raise ValueError(
                 f"{_NAME}: early_stopping=True needs validation data; set validation_split "
                 "(e.g. 0.1) or validation_data."
             )
+        if self.on_error == "skip":
+            train, val = _training.skip_unreadable(train, val, self.color_mode, _NAME)
 
         if seed is not None:
             backend.set_random_seed(seed)
-        probe = np.zeros((2, *input_shape), np.float32)
+        self.classes_ = classes
         self.keras_classifier_ = backend.make_keras_classifier(
             build_fn,
             build_kwargs,
             loss="binary_crossentropy",
             learning_rate=self.learning_rate,
             random_state=seed,
-            X_probe=probe,
-            y_probe=self.classes_,
+            X_probe=np.zeros((2, *input_shape), np.float32),
+            y_probe=classes,
         )
         self.model_ = self.keras_classifier_.model_
         self.input_shape_ = input_shape
-        stream = dict(image_size=image_size, color_mode=self.color_mode,
-                      workers=2 if data.kind == "paths" else 1)
-        train = ImageSequence(data, y=y_enc, sample_weight=weights, indices=train_idx,
-                              batch_size=self.batch_size, shuffle=True, seed=seed, **stream)
-        val = None
-        if validation is not None:
-            val_data, val_y, val_w, val_idx = validation
-            val = ImageSequence(val_data, y=val_y, sample_weight=val_w, indices=val_idx,
-                                batch_size=_PREDICT_BATCH_SIZE, **stream)
+        self._train(backend, train, val, seed)
+        return self
+
+    def _sequence(self, split, **kwargs):
+        """A streaming Keras dataset over a :class:`~skmood._training.Split`."""
+        from ._sequence import ImageSequence
+
+        return ImageSequence(
+            split.data,
+            y=split.y,
+            sample_weight=split.weights,
+            indices=split.indices,
+            image_size=self.input_shape_[:2],
+            color_mode="rgb" if self.input_shape_[2] == 3 else "grayscale",
+            workers=2 if split.data.kind == "paths" else 1,
+            **kwargs,
+        )
+
+    def _train(self, backend, train, val, seed):
+        """Run Keras' training loop; record the history even when interrupted."""
         callbacks = [backend.EpochLogger(self.epochs)]
         if self.early_stopping:
             callbacks.append(backend.early_stopping(self.patience))
-        history = self.model_.fit(
-            train,
-            validation_data=val,
-            epochs=self.epochs,
-            callbacks=callbacks,
-            verbose=min(int(self.verbose), 2),
-        )
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        try:
+            self.model_.fit(
+                self._sequence(train, batch_size=self.batch_size, shuffle=True, seed=seed),
+                validation_data=None if val is None else self._sequence(
+                    val, batch_size=_PREDICT_BATCH_SIZE),
+                epochs=self.epochs,
+                callbacks=callbacks,
+                verbose=min(int(self.verbose), 2),
+            )
+        except KeyboardInterrupt:
+            self._record_history()
+            logger.warning(
+                "%s: fit interrupted after %d complete epoch(s); the network keeps the "
+                "weights reached so far.", _NAME, self.n_iter_)
+            raise
+        self._record_history()
+
+    def _record_history(self):
+        history = getattr(self.model_, "history", None)
+        logs = getattr(history, "history", None) or {}
+        self.history_ = {k: [float(v) for v in vals] for k, vals in logs.items()}
         self.n_iter_ = len(self.history_.get("loss", []))
-        return self
 
     def _builder(self, input_shape):
         """Return the model-building callable and its keyword arguments."""
@@ -326,54 +372,6 @@ shape (n_samples, height, width, channels)
             "seed": self._seed(),
         }
 
-    def _encode_targets(self, y):
-        """Check ``y`` and return ``(classes, y_encoded)`` with y encoded as 0/1."""
-        if y is None:
-            raise ValueError(f"{_NAME}: requires y to be passed, but the target y is None.")
-        y = column_or_1d(np.asarray(y, dtype=object) if _has_strings(y) else y, warn=True)
-        if len(y) == 0:
-            raise DatasetError(f"{_NAME}: y is empty; expected one label per image.")
-        missing = [i for i, v in enumerate(y) if v is None or (isinstance(v, float) and v != v)]
-        if missing:
-            raise DatasetError(
-                f"{_NAME}: y has {len(missing)} missing labels (None or NaN), first at "
-                f"index {missing[0]}; label every image."
-            )
-        check_classification_targets(y)
-        classes, y_enc = np.unique(y, return_inverse=True)
-        if len(classes) != 2:
-            raise DatasetError(
-                f"{_NAME}: needs exactly two classes (e.g. 'happy' and 'sad'), got "
-                f"{len(classes)}: {list(classes)[:10]!r}."
-            )
-        return classes, y_enc.astype(np.int64)
-
-    def _sample_weights(self, y_enc, sample_weight):
-        """Combine ``class_weight`` and ``sample_weight`` into one weight per sample."""
-        weights = None
-        if self.class_weight is not None:
-            if self.class_weight == "balanced":
-                per_class = compute_class_weight("balanced", classes=np.arange(2), y=y_enc)
-            else:
-                unknown = set(self.class_weight) - set(self.classes_.tolist())
-                if unknown:
-                    raise ValueError(
-                        f"{_NAME}: class_weight has labels {sorted(map(str, unknown))} that "
-                        f"are not in y; expected keys among {list(self.classes_)}."
-                    )
-                per_class = np.array([float(self.class_weight.get(c, 1.0))
-                                      for c in self.classes_])
-            weights = per_class[y_enc]
-        if sample_weight is not None:
-            sw = np.asarray(sample_weight, dtype=np.float64)
-            if sw.shape != y_enc.shape or not np.isfinite(sw).all() or (sw < 0).any():
-                raise ValueError(
-                    f"{_NAME}: sample_weight must be {len(y_enc)} finite, non-negative "
-                    f"numbers, got shape {sw.shape}."
-                )
-            weights = sw if weights is None else weights * sw
-        return weights
-
     def _seed(self):
         """An int seed from ``random_state`` (None stays None)."""
         if self.random_state is None:
@@ -381,46 +379,6 @@ shape (n_samples, height, width, channels)
         if isinstance(self.random_state, Integral):
             return int(self.random_state)
         return int(check_random_state(self.random_state).randint(2**31 - 1))
-
-    def _validation(self, data, y_enc, weights, seed):
-        """Split off validation data: ``(train_indices, (data, y, w, idx) or None)``."""
-        indices = np.arange(len(data))
-        if self.validation_data is not None:
-            if len(self.validation_data) != 2:
-                raise ValueError(
-                    f"{_NAME}: validation_data must be a tuple (X_val, y_val), got a tuple "
-                    f"of length {len(self.validation_data)}."
-                )
-            X_val, y_val = self.validation_data
-            val_data = check_images(X_val, f"{_NAME} (validation_data)")
-            y_val = np.asarray(y_val, dtype=object if _has_strings(y_val) else None)
-            if len(y_val) != len(val_data):
-                raise DatasetError(
-                    f"{_NAME}: validation_data has {len(val_data)} images but "
-                    f"{len(y_val)} labels."
-                )
-            unknown = sorted({str(v) for v in y_val} - {str(c) for c in self.classes_})
-            if unknown:
-                raise DatasetError(
-                    f"{_NAME}: validation_data has labels {unknown} not seen in y "
-                    f"{list(self.classes_)}."
-                )
-            val_y = np.searchsorted(self.classes_, y_val.astype(self.classes_.dtype))
-            return indices, (val_data, val_y, None, np.arange(len(val_data)))
-        if not self.validation_split:
-            return indices, None
-        counts = np.bincount(y_enc, minlength=2)
-        stratify = y_enc if counts.min() >= 2 else None
-        try:
-            train_idx, val_idx = train_test_split(
-                indices, test_size=self.validation_split, stratify=stratify, random_state=seed
-            )
-        except ValueError as exc:
-            raise ValueError(
-                f"{_NAME}: cannot hold out validation_split={self.validation_split!r} of "
-                f"{len(indices)} images: {exc}"
-            ) from exc
-        return np.sort(train_idx), (data, y_enc, weights, np.sort(val_idx))
 
     # -------------------------------------------------------------- predict
     def _check_fitted(self):
@@ -445,16 +403,9 @@ shape (n_samples, height, width, channels)
             Columns in the order of ``classes_``; rows sum to 1.
         """
         self._check_fitted()
-        from ._sequence import ImageSequence
-
         data = check_images(X, _NAME)
-        seq = ImageSequence(
-            data,
-            image_size=self.input_shape_[:2],
-            color_mode="rgb" if self.input_shape_[2] == 3 else "grayscale",
-            batch_size=_PREDICT_BATCH_SIZE,
-            workers=2 if data.kind == "paths" else 1,
-        )
+        split = _training.Split(data, None, None, np.arange(len(data)))
+        seq = self._sequence(split, batch_size=_PREDICT_BATCH_SIZE, on_error=self.on_error)
         out = np.asarray(self.model_.predict(seq, verbose=min(int(self.verbose), 2)),
                          dtype=np.float64)
         if out.ndim == 1 or out.shape[1] == 1:
@@ -466,6 +417,14 @@ shape (n_samples, height, width, channels)
             raise RuntimeError(
                 f"{_NAME}: the network returned {proba.shape} probabilities for "
                 f"{len(data)} images; expected ({len(data)}, 2)."
+            )
+        if seq.failures:
+            proba[sorted(seq.failures)] = np.nan
+            warnings.warn(
+                f"{_NAME}: {_training.describe_failures(seq.failures, len(data))}; their "
+                "rows are NaN (on_error='skip').",
+                SkmoodWarning,
+                stacklevel=2,
             )
         return proba
 
@@ -481,10 +440,16 @@ shape (n_samples, height, width, channels)
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
-            Labels from ``classes_``.
+            Labels from ``classes_``. With ``on_error="skip"``, unreadable files
+            get ``None`` (and the array becomes of dtype object).
         """
         proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+        labels = self.classes_[np.argmax(np.nan_to_num(proba, nan=0.0), axis=1)]
+        failed = np.isnan(proba[:, 0])
+        if failed.any():
+            labels = labels.astype(object)
+            labels[failed] = None
+        return labels
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -493,10 +458,4 @@ shape (n_samples, height, width, channels)
         tags.classifier_tags.poor_score = True
         tags.classifier_tags.multi_class = False
         return tags
-
-
-def _has_strings(y) -> bool:
-    """True when ``y`` holds strings (kept as Python objects, not fixed-width)."""
-    arr = np.asarray(y)
-    return arr.dtype.kind in "OUS"
 

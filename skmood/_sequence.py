@@ -8,22 +8,40 @@ are. Decoding runs in worker threads, overlapping with the network's work.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
 from ._image import convert_channels, read_image, resize_image
 from ._keras_backend import PyDataset
 from ._validation import PATHS, PIXELS, ImageInput
+from .exceptions import ImageReadError
 
 
 def load_batch(
-    source: ImageInput, indices: np.ndarray, image_size: tuple[int, int], color_mode: str
+    source: ImageInput,
+    indices: np.ndarray,
+    image_size: tuple[int, int],
+    color_mode: str,
+    failures: dict | None = None,
 ) -> np.ndarray:
-    """Return the images at ``indices`` as float32 ``(n, h, w, c)`` in [0, 1]."""
+    """Return the images at ``indices`` as float32 ``(n, h, w, c)`` in [0, 1].
+
+    With a ``failures`` dict, an unreadable file becomes a black image and its
+    index is recorded there with the error; without one, the error propagates.
+    """
     n_channels = 3 if color_mode == "rgb" else 1
     if source.kind == PATHS:
-        images = [resize_image(read_image(source.data[i], color_mode=color_mode), image_size)
-                  for i in indices]
+        images = []
+        for i in indices:
+            try:
+                image = read_image(source.data[i], color_mode=color_mode)
+            except ImageReadError as exc:
+                if failures is None:
+                    raise
+                failures[int(i)] = exc
+                image = np.zeros((*image_size, n_channels), np.uint8)
+            images.append(resize_image(image, image_size))
         batch = np.stack(images)
     elif source.kind == PIXELS:
         batch = source.data[indices]
@@ -64,6 +82,9 @@ class ImageSequence(PyDataset):
         Decoding threads; more than one overlaps decoding with training.
     indices : ndarray or None
         The items of ``source`` to serve (all by default).
+    on_error : {"raise", "skip"}
+        With ``"skip"``, unreadable files are served as black images and
+        recorded in :attr:`failures` (index -> ImageReadError) instead of raising.
     """
 
     def __init__(
@@ -79,6 +100,7 @@ class ImageSequence(PyDataset):
         seed=None,
         workers=1,
         indices=None,
+        on_error="raise",
     ):
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=8)
         self.source = source
@@ -92,13 +114,19 @@ class ImageSequence(PyDataset):
         self._order = np.arange(len(source)) if indices is None else np.array(indices)
         if shuffle:
             self._rng.shuffle(self._order)
+        self.failures = {} if on_error == "skip" else None
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return math.ceil(len(self._order) / self.batch_size)
 
     def __getitem__(self, index: int):
         idx = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        x = load_batch(self.source, idx, self.image_size, self.color_mode)
+        failures = None if self.failures is None else {}
+        x = load_batch(self.source, idx, self.image_size, self.color_mode, failures)
+        if failures:
+            with self._lock:  # batches are loaded by several worker threads
+                self.failures.update(failures)
         if self.y is None:
             return (x,)
         y = self.y[idx].astype(np.float32)
