@@ -5,9 +5,17 @@ is built, trained or used.
 """
 
 from ._classifier import HappySadClassifier
+from ._persistence import load, save
 from ._version import __version__
 from .datasets import load_image_folder, make_faces
-from .exceptions import DatasetError, ImageReadError, NotFittedError, SkmoodError, SkmoodWarning
+from .exceptions import (
+    DatasetError,
+    ImageReadError,
+    ModelFileError,
+    NotFittedError,
+    SkmoodError,
+    SkmoodWarning,
+)
 from .transformers import ImageLoader, ImageResizer, PixelNormalizer
 
 __all__ = [
@@ -16,11 +24,14 @@ __all__ = [
     "ImageLoader",
     "ImageReadError",
     "ImageResizer",
+    "ModelFileError",
     "NotFittedError",
     "PixelNormalizer",
     "SkmoodError",
     "SkmoodWarning",
     "__version__",
     "load_image_folder",
+    "load",
     "make_faces",
+    "save",
 ]

@@ -107,3 +107,22 @@ def early_stopping(patience: int) -> keras.callbacks.Callback:
     return keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=patience, restore_best_weights=True
     )
+
+
+def wrap_fitted_model(model, *, X_probe, y_probe) -> KerasClassifier:
+    """A scikeras wrapper holding an already trained ``model`` (as loaded from disk)."""
+    return KerasClassifier(model=model, verbose=0).initialize(X_probe, y_probe)
+
+
+def save_model(model, path: str) -> None:
+    """Write ``model`` in Keras' native ``.keras`` format (no pickle)."""
+    model.save(path)
+
+
+def load_model(path: str):
+    """Read a ``.keras`` file with Keras' safe mode on (no arbitrary code: no lambdas)."""
+    return keras.saving.load_model(path, compile=True, safe_mode=True)
+
+
+def keras_version() -> str:
+    return keras.__version__

@@ -13,6 +13,7 @@ __all__ = [
     "SkmoodError",
     "ImageReadError",
     "DatasetError",
+    "ModelFileError",
     "NotFittedError",
     "SkmoodWarning",
 ]
@@ -31,6 +32,10 @@ class ImageReadError(SkmoodError, ValueError):
 
 class DatasetError(SkmoodError, ValueError):
     """A data set (folder of images, labels, arrays) is not usable as given."""
+
+
+class ModelFileError(SkmoodError, ValueError):
+    """A file is not a readable skmood model: corrupt, truncated, foreign or too new."""
 
 
 class NotFittedError(SkmoodError, _SklearnNotFittedError):
