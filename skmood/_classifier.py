@@ -94,6 +94,12 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         their labels), warning once with the count and the first five;
         ``predict_proba`` keeps every row and gives NaN for unreadable files, and
         ``predict`` gives ``None`` for them. Rows are never dropped at prediction.
+    warm_start : bool, default=False
+        When ``True`` and the estimator is fitted, ``fit`` continues training
+        the fitted network (weights and optimizer state) for ``epochs`` more
+        epochs instead of building a new one, e.g. to adapt a model to a small
+        new photo set or resume an interrupted run. ``history_`` is extended.
+        Classes and input shape must match the fitted network.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights' initialisation, the augmentation, the shuffling and
         the validation split. When set, ``fit`` also seeds Python's, NumPy's and
@@ -115,7 +121,7 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
     input_shape_ : tuple of (int, int, int)
         ``(height, width, channels)`` the network takes.
     n_iter_ : int
-        Number of epochs actually run.
+        Number of epochs run (all fits together with ``warm_start``).
 
     See Also
     --------
@@ -173,6 +179,7 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         "early_stopping": ["boolean"],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "on_error": [StrOptions({"raise", "skip"})],
+        "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -200,6 +207,7 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         early_stopping=False,
         patience=5,
         on_error="raise",
+        warm_start=False,
         random_state=None,
         verbose=0,
     ):
@@ -223,12 +231,13 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.patience = patience
         self.on_error = on_error
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, callbacks=None):
         """Train the network on images and labels.
 
         Parameters
@@ -240,6 +249,10 @@ shape (n_samples, height, width, channels)
             Two class labels: strings (e.g. ``"happy"``/``"sad"``), ints or bools.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample weights, multiplied with ``class_weight``.
+        callbacks : list of keras.callbacks.Callback, default=None
+            Extra Keras callbacks for this fit (e.g. checkpoints, TensorBoard).
+            Passed to ``fit`` rather than the constructor, so the estimator stays
+            clonable and picklable.
 
         Returns
         -------
@@ -277,6 +290,25 @@ shape (n_samples, height, width, channels)
 
         if seed is not None:
             backend.set_random_seed(seed)
+        if self.warm_start and hasattr(self, "model_"):
+            self._check_warm_start(classes, input_shape)
+            previous = self.history_
+        else:
+            previous = {}
+            self._build(backend, build_fn, build_kwargs, classes, input_shape, seed)
+        self._train(backend, train, val, seed, list(callbacks or []), previous)
+        return self
+
+    def _check_warm_start(self, classes, input_shape):
+        if not np.array_equal(classes, self.classes_) or tuple(input_shape) != self.input_shape_:
+            raise ValueError(
+                f"{_NAME}: warm_start=True continues the fitted network, which takes "
+                f"{self.input_shape_!r} images of classes {list(self.classes_)}; got "
+                f"{tuple(input_shape)!r} and {list(classes)}. Set warm_start=False to start over."
+            )
+
+    def _build(self, backend, build_fn, build_kwargs, classes, input_shape, seed):
+        """Build and compile a new network through scikeras."""
         self.classes_ = classes
         self.keras_classifier_ = backend.make_keras_classifier(
             build_fn,
@@ -289,8 +321,6 @@ shape (n_samples, height, width, channels)
         )
         self.model_ = self.keras_classifier_.model_
         self.input_shape_ = input_shape
-        self._train(backend, train, val, seed)
-        return self
 
     def _sequence(self, split, **kwargs):
         """A streaming Keras dataset over a :class:`~skmood._training.Split`."""
@@ -307,11 +337,12 @@ shape (n_samples, height, width, channels)
             **kwargs,
         )
 
-    def _train(self, backend, train, val, seed):
+    def _train(self, backend, train, val, seed, extra_callbacks, previous):
         """Run Keras' training loop; record the history even when interrupted."""
         callbacks = [backend.EpochLogger(self.epochs)]
         if self.early_stopping:
             callbacks.append(backend.early_stopping(self.patience))
+        callbacks += extra_callbacks
         try:
             self.model_.fit(
                 self._sequence(train, batch_size=self.batch_size, shuffle=True, seed=seed),
@@ -322,17 +353,19 @@ shape (n_samples, height, width, channels)
                 verbose=min(int(self.verbose), 2),
             )
         except KeyboardInterrupt:
-            self._record_history()
+            self._record_history(previous)
             logger.warning(
                 "%s: fit interrupted after %d complete epoch(s); the network keeps the "
                 "weights reached so far.", _NAME, self.n_iter_)
             raise
-        self._record_history()
+        self._record_history(previous)
 
-    def _record_history(self):
+    def _record_history(self, previous):
+        """Set ``history_``/``n_iter_`` from Keras' History, after ``previous`` epochs."""
         history = getattr(self.model_, "history", None)
         logs = getattr(history, "history", None) or {}
-        self.history_ = {k: [float(v) for v in vals] for k, vals in logs.items()}
+        self.history_ = {k: list(previous.get(k, [])) + [float(v) for v in vals]
+                         for k, vals in logs.items()}
         self.n_iter_ = len(self.history_.get("loss", []))
 
     def _builder(self, input_shape):

@@ -372,3 +372,46 @@ def test_mixed_paths_and_numbers_name_the_bad_entries(face_paths):
     X = list(paths[:3]) + [42]
     with pytest.raises(TypeError, match=r"1 of 4 entries of X are not file paths.*X\[3\]=42"):
         HappySadClassifier().fit(X, ["happy", "sad", "happy", "sad"])
+
+
+# ---------------------------------------------------------------- warm start
+
+
+def test_warm_start_continues_from_the_fitted_network(face_pixels, make_clf):
+    X, y = face_pixels
+    X = X.copy()
+    X[y == "sad"] //= 4  # an easy rule, so the loss falls fast
+    clf = make_clf(image_size=(24, 24), epochs=6, learning_rate=0.01).fit(X, y)
+    first_fit_end = clf.history_["loss"][-1]
+    fresh_start = make_clf(image_size=(24, 24), epochs=1, learning_rate=0.01).fit(X, y)
+    network = clf.model_
+    clf.set_params(warm_start=True, epochs=1)
+    clf.fit(X, y)
+    assert clf.model_ is network  # the same network, trained further
+    assert clf.n_iter_ == 7 and len(clf.history_["loss"]) == 7
+    second_fit_start = clf.history_["loss"][-1]
+    assert second_fit_start < 0.5 * fresh_start.history_["loss"][0]
+    assert second_fit_start == pytest.approx(first_fit_end, rel=0.5)
+
+
+def test_warm_start_refuses_other_classes_or_sizes(face_pixels, make_clf):
+    X, y = face_pixels
+    clf = make_clf(image_size=(24, 24), warm_start=True).fit(X, y)
+    with pytest.raises(ValueError, match="warm_start=True continues the fitted network"):
+        clf.fit(X, np.where(y == "happy", "joy", "sad"))
+    with pytest.raises(ValueError, match="warm_start=True continues the fitted network"):
+        clf.set_params(image_size=(16, 16)).fit(X, y)
+
+
+def test_extra_keras_callbacks_run_during_fit(face_pixels, make_clf):
+    import keras
+
+    seen = []
+
+    class Recorder(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(epoch)
+
+    X, y = face_pixels
+    make_clf(image_size=(24, 24), epochs=2).fit(X, y, callbacks=[Recorder()])
+    assert seen == [0, 1]
