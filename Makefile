@@ -7,7 +7,7 @@ STAMP := $(VENV)/.skmood-installed
 # Quiet TensorFlow's C++ start-up logging in everything make runs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-fast bench docs clean
+.PHONY: demo test test-fast test-oldest bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,14 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
+# The oldest supported dependency versions, in their own venv (fast tests only).
+test-oldest:
+	test -x .venv-oldest/bin/python || $(PYTHON) -m venv .venv-oldest
+	.venv-oldest/bin/python -m pip install --quiet -c .ci/oldest-constraints.txt -e ".[test]"
+	.venv-oldest/bin/python -m pytest -m "not slow"
+
 bench: $(STAMP)
-	$(PY) benchmarks/bench_real_faces.py
+	$(PY) benchmarks/bench_synthetic.py
 
 docs: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[docs]"

@@ -41,7 +41,7 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     model : callable or None, default=None
-        Your own network: ``model(input_shape)`` returning a
+        Your own network: ``model(input_shape=(height, width, channels))`` returning a
         :class:`keras.Model` with one sigmoid output (probability of
         ``classes_[1]``) or two softmax outputs. Uncompiled models are compiled
         with Adam(``learning_rate``) and the matching cross-entropy. When set,
@@ -98,8 +98,10 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         When ``True`` and the estimator is fitted, ``fit`` continues training
         the fitted network (weights and optimizer state) for ``epochs`` more
         epochs instead of building a new one, e.g. to adapt a model to a small
-        new photo set or resume an interrupted run. ``history_`` is extended.
-        Classes and input shape must match the fitted network.
+        new photo set or resume an interrupted run. ``history_`` is extended and
+        the current ``learning_rate`` applies (lower it to fine-tune). Classes
+        and input shape must match the fitted network; architecture parameters
+        are those of the fitted network.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights' initialisation, the augmentation, the shuffling and
         the validation split. When set, ``fit`` also seeds Python's, NumPy's and
@@ -270,10 +272,10 @@ shape (n_samples, height, width, channels)
             )
         image_size = check_image_size(self.image_size, _NAME)
         input_shape = (*image_size, COLOR_MODES[self.color_mode])
-        build_fn, build_kwargs = self._builder(input_shape)
+        seed = self._seed()
+        build_fn, build_kwargs = self._builder(input_shape, seed)
         weights = _training.sample_weights(y_enc, classes, self.class_weight, sample_weight,
                                            _NAME)
-        seed = self._seed()
         if self.validation_data is not None:
             train = _training.Split(data, y_enc, weights, np.arange(len(data)))
             val = _training.validation_data(self.validation_data, classes, _NAME)
@@ -287,11 +289,16 @@ shape (n_samples, height, width, channels)
             )
         if self.on_error == "skip":
             train, val = _training.skip_unreadable(train, val, self.color_mode, _NAME)
+        else:  # fail fast, before any training, on files that are not there at all
+            _training.check_files_exist(train.data, _NAME)
+            if val is not None and val.data is not train.data:
+                _training.check_files_exist(val.data, f"{_NAME} (validation_data)")
 
         if seed is not None:
             backend.set_random_seed(seed)
         if self.warm_start and hasattr(self, "model_"):
             self._check_warm_start(classes, input_shape)
+            backend.set_learning_rate(self.model_, self.learning_rate)
             previous = self.history_
         else:
             previous = {}
@@ -368,7 +375,7 @@ shape (n_samples, height, width, channels)
                          for k, vals in logs.items()}
         self.n_iter_ = len(self.history_.get("loss", []))
 
-    def _builder(self, input_shape):
+    def _builder(self, input_shape, seed):
         """Return the model-building callable and its keyword arguments."""
         if self.model is not None:
             return self.model, {"input_shape": input_shape}
@@ -402,7 +409,7 @@ shape (n_samples, height, width, channels)
             "rotation": float(self.rotation),
             "horizontal_flip": bool(self.horizontal_flip),
             "zoom": float(self.zoom),
-            "seed": self._seed(),
+            "seed": seed,
         }
 
     def _seed(self):

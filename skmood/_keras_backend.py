@@ -114,6 +114,11 @@ def wrap_fitted_model(model, *, X_probe, y_probe) -> KerasClassifier:
     return KerasClassifier(model=model, verbose=0).initialize(X_probe, y_probe)
 
 
+def set_learning_rate(model, learning_rate: float) -> None:
+    """Set the compiled optimizer's learning rate (for a warm start)."""
+    model.optimizer.learning_rate.assign(float(learning_rate))
+
+
 def save_model(model, path: str) -> None:
     """Write ``model`` in Keras' native ``.keras`` format (no pickle)."""
     model.save(path)

@@ -6,6 +6,7 @@ the orchestration and each rule is tested on its own.
 
 from __future__ import annotations
 
+import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -153,9 +154,27 @@ def unreadable(data: ImageInput, color_mode: str) -> dict[int, ImageReadError]:
     return {i: exc for i, exc in enumerate(errors) if exc is not None}
 
 
+def check_files_exist(data: ImageInput, owner: str) -> None:
+    """Raise one :class:`ImageReadError` listing the paths that are not files.
+
+    A cheap ``os.path.isfile`` per path, so a typo fails at once rather than
+    when its batch is reached, possibly epochs into training.
+    """
+    if data.kind != PATHS:
+        return
+    missing = [p for p in data.data if not os.path.isfile(p)]
+    if missing:
+        shown = ", ".join(repr(p) for p in missing[:N_SHOWN])
+        more = f" (and {len(missing) - N_SHOWN} more)" if len(missing) > N_SHOWN else ""
+        raise ImageReadError(
+            f"{owner}: {len(missing)} of {len(data)} image paths are not existing files: "
+            f"{shown}{more}; fix the paths or pass on_error='skip'."
+        )
+
+
 def describe_failures(failures: dict[int, Exception], total: int) -> str:
     """``"3 of 120 images ...: <first 5 messages>"`` for warnings and errors."""
-    shown = "; ".join(str(failures[k]) for k in sorted(failures)[:N_SHOWN])
+    shown = "; ".join(str(failures[k]).rstrip(".") for k in sorted(failures)[:N_SHOWN])
     more = f" (and {len(failures) - N_SHOWN} more)" if len(failures) > N_SHOWN else ""
     return f"{len(failures)} of {total} images could not be read: {shown}{more}"
 

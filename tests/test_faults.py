@@ -95,3 +95,16 @@ def test_predicting_from_several_threads_gives_identical_results(face_paths, mak
         results = list(pool.map(lambda _: clf.predict_proba(paths), range(8)))
     for result in results:
         np.testing.assert_allclose(result, expected, atol=1e-6)
+
+
+def test_missing_files_fail_before_training_listing_them(face_paths, make_clf, monkeypatch):
+    paths, labels = face_paths
+    X = np.array(list(paths[:-7]) + [f"nowhere/{i}.png" for i in range(7)], dtype=object)
+    built = []
+    monkeypatch.setattr(backend, "make_keras_classifier",
+                        lambda *a, **k: built.append(1))  # must not be reached
+    with pytest.raises(ImageReadError,
+                       match=r"7 of 24 image paths are not existing files: 'nowhere/0\.png'"
+                             r".*\(and 2 more\)"):
+        make_clf().fit(X, labels)
+    assert built == []

@@ -42,7 +42,7 @@ def test_random_bytes(data, suffix, color_mode):
 
 
 _MODES = ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I", "F", "I;16"]
-_FORMATS = {"PNG": ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"),
+_FORMATS = {"PNG": ("1", "L", "LA", "P", "RGB", "RGBA", "I;16"),
             "JPEG": ("L", "RGB", "CMYK"), "BMP": ("1", "L", "P", "RGB"),
             "TIFF": tuple(_MODES), "GIF": ("L", "P"), "WEBP": ("RGB", "RGBA")}
 
