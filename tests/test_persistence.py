@@ -131,3 +131,19 @@ def test_missing_file_and_unfitted_model(tmp_path):
         skmood.save(skmood.HappySadClassifier(), tmp_path / "x.skmood")
     with pytest.raises(TypeError, match="expected a fitted HappySadClassifier"):
         skmood.save(object(), tmp_path / "x.skmood")
+
+
+def test_a_file_from_another_skmood_version_loads_with_a_warning(fitted, face_pixels, tmp_path):
+    X, _ = face_pixels
+    skmood.save(fitted, tmp_path / "m.skmood")
+    with zipfile.ZipFile(tmp_path / "m.skmood") as archive:
+        meta = json.loads(archive.read("skmood.json"))
+        network = archive.read("model.keras")
+    meta["skmood_version"] = "0.0.1"  # same format version, older package
+    older = tmp_path / "older.skmood"
+    with zipfile.ZipFile(older, "w") as archive:
+        archive.writestr("skmood.json", json.dumps(meta))
+        archive.writestr("model.keras", network)
+    with pytest.warns(SkmoodWarning, match="written by skmood 0.0.1"):
+        loaded = skmood.load(older)
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
