@@ -11,7 +11,12 @@ PNG files, then measures on this machine, in one process:
 It prints training and prediction throughput (images/s, decode included) and
 the wrapper's overhead as a ratio against the baseline. Run::
 
-    python benchmarks/bench_synthetic.py [--n-samples 1000] [--epochs 2]
+    python benchmarks/bench_synthetic.py [--n-samples 1000] [--epochs 2] \
+        [--write docs/benchmarks.md]
+
+With ``--write``, the printed section replaces the block between the
+``<!-- bench_synthetic:start -->`` and ``<!-- bench_synthetic:end -->``
+markers of that Markdown file (appended when the markers are absent).
 """
 
 from __future__ import annotations
@@ -75,6 +80,8 @@ def main(argv=None) -> int:
     parser.add_argument("--n-samples", type=int, default=1000)
     parser.add_argument("--image-size", type=int, nargs=2, default=(128, 128))
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--write", metavar="MARKDOWN",
+                        help="also write the results into this Markdown file")
     parser.add_argument("--repeats", type=int, default=2,
                         help="alternate baseline and skmood this many times; best time kept")
     args = parser.parse_args(argv)
@@ -97,6 +104,8 @@ def main(argv=None) -> int:
             results["skmood"].append(skmood_default(paths, labels, epochs=args.epochs, seed=0))
 
     n = args.n_samples
+    lines = []
+    print = lines.append  # noqa: A001  (collected, then printed and written)
     print(f"# bench_synthetic: {n} synthetic faces {size[0]}x{size[1]} RGB PNG, "
           f"{args.epochs} epochs, best of {args.repeats}")
     print(f"# {time.strftime('%Y-%m-%d')}, {platform.platform()}, {os.cpu_count()} CPUs, "
@@ -114,7 +123,28 @@ def main(argv=None) -> int:
     print(f"\nwrapper fit overhead vs plain Keras: {overhead:+.1%} "
           f"(predict: {best['skmood'][1] / best['keras'][1] - 1:+.1%})")
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
+    text = "\n".join(lines)
+    sys.stdout.write(text + "\n")
+    if args.write:
+        write_section(args.write, "bench_synthetic", text, " ".join(["python", *sys.argv]))
     return 0
+
+
+def write_section(path: str, name: str, text: str, command: str) -> None:
+    """Replace (or append) the marked ``name`` section of a Markdown file."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\nCommand: `{command}`\n\n```text\n{text}\n```\n{end}"
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = fh.read()
+    except FileNotFoundError:
+        doc = "# Benchmarks\n"
+    if start in doc and end in doc:
+        doc = doc[: doc.index(start)] + block + doc[doc.index(end) + len(end):]
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(doc)
 
 
 if __name__ == "__main__":
