@@ -7,18 +7,21 @@ STAMP := $(VENV)/.skmood-installed
 # Quiet TensorFlow's C++ start-up logging in everything make runs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-fast test-oldest bench docs clean
+.PHONY: demo test test-fast test-oldest bench bench-serve docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,serve]"
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/skmood demo
 
+# The browser tests need Debian's chromium: installed when missing (they skip,
+# saying why, where it cannot be installed).
 test: $(STAMP)
+	bash .ci/install-browser.sh
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
@@ -32,6 +35,9 @@ test-oldest:
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_synthetic.py
+
+bench-serve: $(STAMP)
+	$(PY) benchmarks/bench_serve.py
 
 docs: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[docs]"

@@ -5,6 +5,8 @@ is built, trained or used.
 """
 
 from ._classifier import HappySadClassifier
+from ._face_crop import FaceCropper  # OpenCV is imported only when faces are detected
+from ._image import decode_image
 from ._persistence import load, save
 from ._version import __version__
 from .datasets import load_image_folder, make_faces
@@ -20,6 +22,7 @@ from .transformers import ImageLoader, ImageResizer, PixelNormalizer
 
 __all__ = [
     "DatasetError",
+    "FaceCropper",
     "HappySadClassifier",
     "ImageLoader",
     "ImageReadError",
@@ -30,6 +33,7 @@ __all__ = [
     "SkmoodError",
     "SkmoodWarning",
     "__version__",
+    "decode_image",
     "load_image_folder",
     "load",
     "make_faces",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from numbers import Integral, Real
 
@@ -11,6 +12,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_random_state
 
 from . import _training
+from ._backbones import BACKBONE_LAYER, BACKBONES, check_input_size, resolve_weights
 from ._compat import Interval, StrOptions, _fit_context
 from ._image import COLOR_MODES
 from ._validation import check_image_size, check_images
@@ -23,6 +25,8 @@ __all__ = ["HappySadClassifier"]
 _NAME = "HappySadClassifier"
 #: Batch size used for inference (memory stays bounded; bigger is faster).
 _PREDICT_BATCH_SIZE = 256
+#: The from-scratch networks of ``architecture`` (builders in :mod:`skmood.models`).
+ARCHITECTURES = ("seed", "resnet", "inception")
 
 
 class HappySadClassifier(ClassifierMixin, BaseEstimator):
@@ -36,7 +40,10 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
     The default network is the original recipe's: three blocks of 3x3
     convolution (32, 64, 128 filters, ReLU) and 2x2 max pooling, a dense layer of
     128 units, one sigmoid output, binary cross-entropy and Adam, on 128x128 RGB
-    input.
+    input. ``architecture`` picks a compact residual or Inception-style network
+    instead, and ``backbone`` a ``keras.applications`` network (ResNet50,
+    InceptionV3, MobileNetV2, EfficientNetB0) with local pretrained ``weights``
+    and two-stage fine-tuning.
 
     Parameters
     ----------
@@ -45,22 +52,60 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         :class:`keras.Model` with one sigmoid output (probability of
         ``classes_[1]``) or two softmax outputs. Uncompiled models are compiled
         with Adam(``learning_rate``) and the matching cross-entropy. When set,
-        the architecture parameters below are ignored. Use a module-level
-        function or :func:`functools.partial` so the estimator stays picklable.
+        the network parameters below (``architecture`` to ``zoom``) are
+        ignored. Use a module-level function or :func:`functools.partial`
+        so the estimator stays picklable.
+    architecture : {"seed", "resnet", "inception"}, default="seed"
+        The network trained from scratch. ``"seed"``: the original recipe's
+        CNN (:func:`~skmood.models.build_cnn`). ``"resnet"``: a compact residual
+        network (:func:`~skmood.models.build_resnet`). ``"inception"``: a compact
+        Inception-style network (:func:`~skmood.models.build_inception`). All
+        three take their width from ``conv_filters`` (one stage per entry) and
+        the new two their depth from ``blocks_per_stage``; ignored when
+        ``backbone`` is set.
+    backbone : {"mobilenetv2", "efficientnetb0", "resnet50", "inceptionv3"} or \
+None, default=None
+        A ``keras.applications`` network (without its ImageNet top) under a new
+        head: global average pooling, ``dropout`` and one sigmoid unit
+        (:func:`~skmood.models.build_backbone`). Its input preprocessing is
+        built in, grayscale is repeated to three channels, and ``image_size``
+        must be at least 75x75 for ``"inceptionv3"`` and 32x32 for the others.
+        Takes precedence over ``architecture``.
+    weights : None, "imagenet" or path, default=None
+        Initial weights of the ``backbone``. ``None``: random, and the whole
+        network trains from the first epoch (``head_epochs``,
+        ``fine_tune_layers`` and ``fine_tune_learning_rate`` do not apply).
+        ``"imagenet"``: the Keras ImageNet file, read from the local Keras cache
+        ``$KERAS_HOME/models/`` (default ``~/.keras/models/``); skmood never
+        downloads, and a missing file raises ``FileNotFoundError`` naming the
+        file and the folder. A path: a ``.weights.h5`` or ``.h5`` file of the
+        backbone's weights. Only with a ``backbone``.
+    backbone_alpha : float, default=1.0
+        Width multiplier of the ``"mobilenetv2"`` backbone (its ``alpha``);
+        ImageNet weights exist for 0.35, 0.5, 0.75, 1.0, 1.3 and 1.4. Ignored
+        by the other backbones, whose widths are fixed.
     image_size : tuple of (int, int), default=(128, 128)
         Network input ``(height, width)``; every image is resized to it.
     color_mode : {"rgb", "grayscale"}, default="rgb"
         Network input channels (3 or 1). Images of the other mode are converted.
     conv_filters : tuple of int, default=(32, 64, 128)
-        Filters of each convolution block (one block per entry).
+        Width of each stage of the ``architecture`` (one stage per entry, each
+        halving the image): the filters of each convolution block of
+        ``"seed"``, of the residual blocks of ``"resnet"``, the output channels
+        of the Inception modules of ``"inception"``.
+    blocks_per_stage : int, default=2
+        Depth: residual blocks (``"resnet"``) or Inception modules
+        (``"inception"``) per stage; ``"seed"`` has one convolution per block.
     kernel_size : int, default=3
-        Side of the square convolution kernels.
+        Side of the square convolution kernels (``"seed"`` and ``"resnet"``).
     dense_units : int, default=128
-        Width of the hidden dense layer (0 to leave it out).
+        Width of the hidden dense layer of ``"seed"`` (0 to leave it out); the
+        other networks end in global average pooling.
     dropout : float, default=0.0
-        Dropout rate before the output layer.
+        Dropout rate before the output layer (every network).
     batch_norm : bool, default=False
-        Batch normalisation after each convolution.
+        Batch normalisation after each convolution of ``"seed"``; the other
+        networks always have it.
     rotation : float, default=0.0
         Augmentation: random rotation of up to this many degrees either way.
     horizontal_flip : bool, default=False
@@ -68,9 +113,21 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
     zoom : float, default=0.0
         Augmentation: random zoom in or out by up to this fraction.
     learning_rate : float, default=1e-3
-        Adam's learning rate.
+        Adam's learning rate (in the first stage with a pretrained backbone).
     epochs : int, default=10
-        Passes over the training data (fewer with early stopping).
+        Passes over the training data (fewer with early stopping), both
+        fine-tuning stages together.
+    head_epochs : int or None, default=None
+        Pretrained backbone, stage 1: epochs training the new head only, the
+        backbone frozen, at ``learning_rate``. ``None`` means all ``epochs``
+        (no stage 2). Must not exceed ``epochs``.
+    fine_tune_layers : int or "all", default=0
+        Pretrained backbone, stage 2 (the remaining ``epochs - head_epochs``
+        epochs): how many top layers of the backbone train too (0 keeps it
+        frozen). Its batch-norm layers stay frozen, in inference mode.
+    fine_tune_learning_rate : float, default=1e-5
+        Adam's learning rate in stage 2; keep it low so that the pretrained
+        features are adjusted, not overwritten.
     batch_size : int, default=32
         Images per training step; also bounds the images held in memory.
     class_weight : dict, "balanced" or None, default=None
@@ -84,7 +141,8 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         ``validation_split`` when given.
     early_stopping : bool, default=False
         Stop when the validation loss has not improved for ``patience`` epochs
-        and keep the best weights. Needs ``validation_split`` or ``validation_data``.
+        and keep the best weights (within each fine-tuning stage). Needs
+        ``validation_split`` or ``validation_data``.
     patience : int, default=5
         Epochs without improvement before early stopping.
     on_error : {"raise", "skip"}, default="raise"
@@ -101,7 +159,8 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         new photo set or resume an interrupted run. ``history_`` is extended and
         the current ``learning_rate`` applies (lower it to fine-tune). Classes
         and input shape must match the fitted network; architecture parameters
-        are those of the fitted network.
+        are those of the fitted network. With a pretrained ``backbone`` each fit
+        runs both fine-tuning stages again, with a new optimizer per stage.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights' initialisation, the augmentation, the shuffling and
         the validation split. When set, ``fit`` also seeds Python's, NumPy's and
@@ -119,7 +178,8 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
     keras_classifier_ : scikeras.wrappers.KerasClassifier
         The scikeras wrapper that built and compiled ``model_``.
     history_ : dict of str to list of float
-        Per-epoch training metrics (``loss``, ``accuracy``, and ``val_*`` with validation).
+        Per-epoch training metrics (``loss``, ``accuracy``, and ``val_*`` with
+        validation), over both fine-tuning stages.
     input_shape_ : tuple of (int, int, int)
         ``(height, width, channels)`` the network takes.
     n_iter_ : int
@@ -138,6 +198,14 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
     shape ``(n_samples, height, width, channels)`` (uint8 0-255 or float 0-1), or
     a sequence of decoded images. Pixel arrays of another size are resized to
     ``image_size`` batch by batch, also at prediction time.
+
+    Precedence: ``model`` over ``backbone`` over ``architecture``. With a
+    pretrained backbone (``weights`` not ``None``) training follows the Keras
+    transfer-learning recipe: stage 1 trains the head with the backbone frozen
+    for ``head_epochs``; stage 2 unfreezes the top ``fine_tune_layers`` layers
+    and continues at ``fine_tune_learning_rate``. The network is recompiled
+    (same loss and metrics, a new Adam) at the start of each stage. See the
+    user guide on architectures.
 
     Interrupting ``fit`` (``KeyboardInterrupt``, Ctrl-C) re-raises the
     interrupt, but first leaves the estimator usable: ``model_`` keeps the
@@ -162,9 +230,14 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "model": [callable, None],
+        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "backbone": [StrOptions(set(BACKBONES)), None],
+        "weights": [str, os.PathLike, None],
+        "backbone_alpha": [Interval(Real, 0, None, closed="neither")],
         "image_size": ["array-like"],
         "color_mode": [StrOptions(set(COLOR_MODES))],
         "conv_filters": ["array-like"],
+        "blocks_per_stage": [Interval(Integral, 1, None, closed="left")],
         "kernel_size": [Interval(Integral, 1, None, closed="left")],
         "dense_units": [Interval(Integral, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -174,6 +247,9 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         "zoom": [Interval(Real, 0, 1, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
+        "head_epochs": [Interval(Integral, 0, None, closed="left"), None],
+        "fine_tune_layers": [Interval(Integral, 0, None, closed="left"), StrOptions({"all"})],
+        "fine_tune_learning_rate": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "validation_split": [Interval(Real, 0, 1, closed="left")],
@@ -190,9 +266,14 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         self,
         *,
         model=None,
+        architecture="seed",
+        backbone=None,
+        weights=None,
+        backbone_alpha=1.0,
         image_size=(128, 128),
         color_mode="rgb",
         conv_filters=(32, 64, 128),
+        blocks_per_stage=2,
         kernel_size=3,
         dense_units=128,
         dropout=0.0,
@@ -202,6 +283,9 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         zoom=0.0,
         learning_rate=1e-3,
         epochs=10,
+        head_epochs=None,
+        fine_tune_layers=0,
+        fine_tune_learning_rate=1e-5,
         batch_size=32,
         class_weight=None,
         validation_split=0.0,
@@ -214,9 +298,14 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         verbose=0,
     ):
         self.model = model
+        self.architecture = architecture
+        self.backbone = backbone
+        self.weights = weights
+        self.backbone_alpha = backbone_alpha
         self.image_size = image_size
         self.color_mode = color_mode
         self.conv_filters = conv_filters
+        self.blocks_per_stage = blocks_per_stage
         self.kernel_size = kernel_size
         self.dense_units = dense_units
         self.dropout = dropout
@@ -226,6 +315,9 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         self.zoom = zoom
         self.learning_rate = learning_rate
         self.epochs = epochs
+        self.head_epochs = head_epochs
+        self.fine_tune_layers = fine_tune_layers
+        self.fine_tune_learning_rate = fine_tune_learning_rate
         self.batch_size = batch_size
         self.class_weight = class_weight
         self.validation_split = validation_split
@@ -272,8 +364,16 @@ shape (n_samples, height, width, channels)
             )
         image_size = check_image_size(self.image_size, _NAME)
         input_shape = (*image_size, COLOR_MODES[self.color_mode])
+        if self.head_epochs is not None and self.head_epochs > self.epochs:
+            raise ValueError(
+                f"{_NAME}: head_epochs={self.head_epochs!r} is more than epochs="
+                f"{self.epochs!r}; expected at most epochs (the head-only stage counts "
+                "among the epochs)."
+            )
         seed = self._seed()
-        build_fn, build_kwargs = self._builder(input_shape, seed)
+        warm = self.warm_start and hasattr(self, "model_")
+        # A warm start continues the fitted network: nothing to build, no weights to read.
+        build_fn, build_kwargs = (None, None) if warm else self._builder(input_shape, seed)
         weights = _training.sample_weights(y_enc, classes, self.class_weight, sample_weight,
                                            _NAME)
         if self.validation_data is not None:
@@ -296,15 +396,45 @@ shape (n_samples, height, width, channels)
 
         if seed is not None:
             backend.set_random_seed(seed)
-        if self.warm_start and hasattr(self, "model_"):
+        if warm:
             self._check_warm_start(classes, input_shape)
-            backend.set_learning_rate(self.model_, self.learning_rate)
             previous = self.history_
         else:
             previous = {}
             self._build(backend, build_fn, build_kwargs, classes, input_shape, seed)
-        self._train(backend, train, val, seed, list(callbacks or []), previous)
+        callbacks = list(callbacks or [])
+        stages = self._fine_tuning_stages()
+        if stages is None:  # one stage: the network as built (or as fitted)
+            if warm:
+                backend.set_learning_rate(self.model_, self.learning_rate)
+            self._train(backend, train, val, seed, callbacks, previous)
+            return self
+        from .models import freeze_backbone
+
+        for start, stop, trainable_layers, learning_rate in stages:
+            # Changing which layers train needs a recompile (new optimizer, same
+            # loss and metrics) before Keras' training loop sees it.
+            freeze_backbone(self.model_, trainable_layers)
+            backend.recompile(self.model_, learning_rate)
+            self._train(backend, train, val, seed, callbacks, previous,
+                        initial_epoch=start, epochs=stop)
+            previous = self.history_
         return self
+
+    def _fine_tuning_stages(self):
+        """``[(first epoch, end epoch, backbone layers trained, learning rate)]``.
+
+        ``None`` unless the network is a pretrained backbone (which then has a
+        ``"backbone"`` layer): such networks train in two stages.
+        """
+        if self.model is not None or self.backbone is None or self.weights is None:
+            return None
+        if BACKBONE_LAYER not in {layer.name for layer in self.model_.layers}:
+            return None
+        head = self.epochs if self.head_epochs is None else int(self.head_epochs)
+        stages = [(0, head, 0, self.learning_rate),
+                  (head, self.epochs, self.fine_tune_layers, self.fine_tune_learning_rate)]
+        return [stage for stage in stages if stage[1] > stage[0]]
 
     def _check_warm_start(self, classes, input_shape):
         if not np.array_equal(classes, self.classes_) or tuple(input_shape) != self.input_shape_:
@@ -344,7 +474,8 @@ shape (n_samples, height, width, channels)
             **kwargs,
         )
 
-    def _train(self, backend, train, val, seed, extra_callbacks, previous):
+    def _train(self, backend, train, val, seed, extra_callbacks, previous, *,
+               initial_epoch=0, epochs=None):
         """Run Keras' training loop; record the history even when interrupted."""
         callbacks = [backend.EpochLogger(self.epochs)]
         if self.early_stopping:
@@ -355,7 +486,8 @@ shape (n_samples, height, width, channels)
                 self._sequence(train, batch_size=self.batch_size, shuffle=True, seed=seed),
                 validation_data=None if val is None else self._sequence(
                     val, batch_size=_PREDICT_BATCH_SIZE),
-                epochs=self.epochs,
+                epochs=self.epochs if epochs is None else epochs,
+                initial_epoch=initial_epoch,
                 callbacks=callbacks,
                 verbose=min(int(self.verbose), 2),
             )
@@ -379,8 +511,30 @@ shape (n_samples, height, width, channels)
         """Return the model-building callable and its keyword arguments."""
         if self.model is not None:
             return self.model, {"input_shape": input_shape}
-        from .models import build_cnn
+        from . import models
 
+        common = {
+            "input_shape": input_shape,
+            "dropout": float(self.dropout),
+            "rotation": float(self.rotation),
+            "horizontal_flip": bool(self.horizontal_flip),
+            "zoom": float(self.zoom),
+            "seed": seed,
+        }
+        if self.backbone is not None:
+            check_input_size(self.backbone, input_shape, _NAME)
+            # Fail now, naming the missing file, rather than inside the build.
+            resolve_weights(self.backbone, self.weights, input_shape, self.backbone_alpha, _NAME)
+            return models.build_backbone, {**common, "backbone": self.backbone,
+                                           "weights": self.weights,
+                                           "alpha": float(self.backbone_alpha)}
+        if self.weights is not None:
+            raise ValueError(
+                f"{_NAME}: weights={self.weights!r} needs a backbone (weights initialise a "
+                f"keras.applications backbone); got backbone=None with architecture="
+                f"{self.architecture!r}. Set backbone, or weights=None (to continue a fitted "
+                "network, use warm_start=True)."
+            )
         filters = self.conv_filters
         if (
             isinstance(filters, (str, bytes))
@@ -399,18 +553,15 @@ shape (n_samples, height, width, channels)
                 f"{len(filters)} convolution blocks (each halves the image); expected at "
                 f"least {smallest} pixels per side, or fewer conv_filters."
             )
-        return build_cnn, {
-            "input_shape": input_shape,
-            "conv_filters": tuple(int(f) for f in filters),
-            "kernel_size": int(self.kernel_size),
-            "dense_units": int(self.dense_units),
-            "dropout": float(self.dropout),
-            "batch_norm": bool(self.batch_norm),
-            "rotation": float(self.rotation),
-            "horizontal_flip": bool(self.horizontal_flip),
-            "zoom": float(self.zoom),
-            "seed": seed,
-        }
+        common["conv_filters"] = tuple(int(f) for f in filters)
+        if self.architecture == "seed":
+            return models.build_cnn, {**common, "kernel_size": int(self.kernel_size),
+                                      "dense_units": int(self.dense_units),
+                                      "batch_norm": bool(self.batch_norm)}
+        depth = {"blocks_per_stage": int(self.blocks_per_stage)}
+        if self.architecture == "resnet":
+            return models.build_resnet, {**common, **depth, "kernel_size": int(self.kernel_size)}
+        return models.build_inception, {**common, **depth}
 
     def _seed(self):
         """An int seed from ``random_state`` (None stays None)."""

@@ -7,6 +7,7 @@ classifier's streaming path produce exactly the same arrays.
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Union
 
@@ -73,6 +74,28 @@ def to_mode(img: Image.Image, color_mode: str) -> Image.Image:
     return img
 
 
+def _decode(source, color_mode: str, max_pixels: int | None,
+            formats: tuple[str, ...] | None) -> np.ndarray:
+    """Open ``source`` (a path or a binary file), decode it and convert its mode.
+
+    The EXIF orientation is applied; animated files give their first frame.
+    Raises Pillow's and the OS's own exceptions, mapped to messages by callers.
+    """
+    with Image.open(source, formats=formats) as img:
+        if max_pixels is not None and img.width * img.height > max_pixels:
+            raise _TooLarge(f"{img.width}x{img.height} pixels, more than the limit of "
+                            f"{max_pixels}")
+        img.seek(0)
+        img = ImageOps.exif_transpose(img)
+        img = to_mode(img, color_mode)
+        arr = np.asarray(img, dtype=np.uint8)
+    return arr[:, :, np.newaxis] if arr.ndim == 2 else arr
+
+
+class _TooLarge(ValueError):
+    """An image with more pixels than the caller's limit (never leaves this module)."""
+
+
 def read_image(path: PathLike, *, color_mode: str = "rgb") -> np.ndarray:
     """Decode one image file into a ``(height, width, channels)`` uint8 array.
 
@@ -85,11 +108,7 @@ def read_image(path: PathLike, *, color_mode: str = "rgb") -> np.ndarray:
         or larger than Pillow's decompression-bomb limit. The message names the file.
     """
     try:
-        with Image.open(path) as img:
-            img.seek(0)
-            img = ImageOps.exif_transpose(img)
-            img = to_mode(img, color_mode)
-            arr = np.asarray(img, dtype=np.uint8)
+        return _decode(path, color_mode, None, None)
     except FileNotFoundError as exc:
         raise _fail(path, "file not found") from exc
     except IsADirectoryError as exc:
@@ -106,9 +125,90 @@ def read_image(path: PathLike, *, color_mode: str = "rgb") -> np.ndarray:
         raise _fail(path, "not a recognised image format") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise _fail(path, f"corrupt or truncated image data: {exc}") from exc
-    if arr.ndim == 2:
-        arr = arr[:, :, np.newaxis]
-    return arr
+
+
+#: Formats :func:`decode_image` accepts (Pillow's names): the formats of
+#: :data:`skmood.datasets.IMAGE_EXTENSIONS`. MPO is how Pillow names many
+#: phone-camera JPEGs.
+DECODE_FORMATS = ("PNG", "JPEG", "MPO", "BMP", "GIF", "TIFF", "WEBP")
+
+
+def decode_image(data: bytes, *, color_mode: str = "rgb", name: str | None = None,
+                 max_pixels: int | None = None) -> np.ndarray:
+    """Decode an image held in memory into a ``(height, width, channels)`` uint8 array.
+
+    The in-memory twin of :class:`~skmood.ImageLoader`: the same decoding
+    rules (EXIF orientation applied, transparency composited onto white,
+    16-bit images scaled to 8 bits, first frame of animations), for image
+    bytes received over a network or read from an archive. Only PNG, JPEG,
+    BMP, GIF, TIFF and WebP data are decoded; other formats Pillow knows are
+    refused without being parsed.
+
+    Parameters
+    ----------
+    data : bytes, bytearray or memoryview
+        The encoded image (the content of an image file).
+    color_mode : {"rgb", "grayscale"}, default="rgb"
+        ``"rgb"`` gives 3 channels, ``"grayscale"`` 1 channel (ITU-R 601 luma).
+    name : str, default=None
+        What to call the image in error messages (e.g. an upload's file name).
+    max_pixels : int, default=None
+        Refuse images with more pixels (width x height) than this, checked
+        from the header before decoding. ``None`` keeps Pillow's own
+        decompression-bomb limit only.
+
+    Returns
+    -------
+    image : ndarray of shape (height, width, channels), dtype=uint8
+        3 channels for ``"rgb"``, 1 for ``"grayscale"``.
+
+    Raises
+    ------
+    ImageReadError
+        If ``data`` is empty, not an image of an accepted format, truncated or
+        corrupt, or too large. The message names ``name`` and the reason.
+
+    See Also
+    --------
+    ImageLoader : Decode image *files*, the same way.
+
+    Examples
+    --------
+    >>> import io
+    >>> from PIL import Image
+    >>> from skmood import decode_image
+    >>> buffer = io.BytesIO()
+    >>> Image.new("RGB", (20, 10), "white").save(buffer, format="PNG")
+    >>> decode_image(buffer.getvalue()).shape
+    (10, 20, 3)
+    >>> decode_image(buffer.getvalue(), color_mode="grayscale").shape
+    (10, 20, 1)
+    """
+    label = "image data" if name is None else repr(name)
+    if color_mode not in COLOR_MODES:
+        raise ValueError(f"decode_image: color_mode must be one of {sorted(COLOR_MODES)}, "
+                         f"got {color_mode!r}.")
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"decode_image: data must be bytes, got {type(data).__name__}.")
+
+    def fail(reason: str) -> ImageReadError:
+        return ImageReadError(f"cannot decode {label} ({reason}); expected a PNG, JPEG, BMP, "
+                              "GIF, TIFF or WebP image.")
+
+    if len(data) == 0:
+        raise fail("it is empty")
+    try:
+        Image.init()  # registers the plugins; Pillow opens MPO files through JPEG's
+        formats = tuple(f for f in DECODE_FORMATS if f in Image.OPEN)
+        return _decode(io.BytesIO(data), color_mode, max_pixels, formats)
+    except _TooLarge as exc:
+        raise fail(f"image too large: {exc}") from exc
+    except Image.DecompressionBombError as exc:
+        raise fail(f"image too large, refused as a possible decompression bomb: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise fail("not a recognised image format") from exc
+    except Exception as exc:  # untrusted bytes: Pillow's plugins raise many kinds
+        raise fail(f"corrupt or truncated image data: {type(exc).__name__}: {exc}") from exc
 
 
 def convert_channels(image: np.ndarray, n_channels: int) -> np.ndarray:

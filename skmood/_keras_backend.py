@@ -30,6 +30,7 @@ __all__ = [
     "PyDataset",
     "keras",
     "make_keras_classifier",
+    "recompile",
     "set_random_seed",
 ]
 
@@ -117,6 +118,23 @@ def wrap_fitted_model(model, *, X_probe, y_probe) -> KerasClassifier:
 def set_learning_rate(model, learning_rate: float) -> None:
     """Set the compiled optimizer's learning rate (for a warm start)."""
     model.optimizer.learning_rate.assign(float(learning_rate))
+
+
+def recompile(model, learning_rate: float) -> None:
+    """Compile ``model`` again with a new optimizer at ``learning_rate``.
+
+    Needed after changing which layers are trainable (Keras gathers them when
+    it builds the training step). The loss, metrics and every other compile
+    setting, and the optimizer's class and configuration but its learning
+    rate, come from the model's current compile configuration; the
+    optimizer's state (e.g. Adam's moments) starts afresh.
+    """
+    config = dict(model.get_compile_config())
+    optimizer = keras.optimizers.get(config["optimizer"])
+    optimizer_config = {**optimizer.get_config(), "learning_rate": float(learning_rate)}
+    config["optimizer"] = keras.optimizers.serialize(
+        type(optimizer).from_config(optimizer_config))
+    model.compile_from_config(config)
 
 
 def save_model(model, path: str) -> None:

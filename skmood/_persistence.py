@@ -52,6 +52,8 @@ def _jsonable_params(estimator) -> tuple[dict, list[str]]:
             value = {"__pairs__": [[_json_label(k), float(v)] for k, v in value.items()]}
         elif isinstance(value, tuple):
             value = list(value)
+        elif isinstance(value, os.PathLike):  # e.g. weights=Path(...)
+            value = os.fspath(value)
         params[name] = value
     return params, dropped
 

@@ -1,4 +1,4 @@
-"""The ``skmood`` command line: ``demo``, ``train``, ``predict`` and ``evaluate``.
+"""The ``skmood`` command line: ``demo``, ``train``, ``predict``, ``evaluate`` and ``serve``.
 
 Run ``skmood COMMAND --help`` for the options of each command. Progress (one
 line per training epoch, files found) goes to stderr through the ``skmood``
@@ -141,12 +141,54 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _face_cropped_proba(model: Any, files: Sequence[str], detector: str) -> Any:
+    """``predict_proba`` on the largest face of each image (the whole image if none)."""
+    import numpy as np
+    from sklearn.pipeline import Pipeline
+
+    from . import FaceCropper, ImageLoader
+    from .exceptions import ImageReadError
+
+    clf = model.steps[-1][1] if isinstance(model, Pipeline) else model
+    rest = model
+    color_mode = "grayscale" if clf.input_shape_[2] == 1 else "rgb"
+    if isinstance(model, Pipeline) and isinstance(model.steps[0][1], ImageLoader):
+        color_mode = model.steps[0][1].color_mode
+        rest = model[1:] if len(model.steps) > 1 else clf
+    loader, cropper = ImageLoader(color_mode=color_mode), FaceCropper(detector=detector)
+    images, readable, failed = [], [], []
+    for i, path in enumerate(files):
+        try:
+            images.append(loader.transform([path])[0])
+            readable.append(i)
+        except ImageReadError:
+            if clf.on_error != "skip":
+                raise
+            failed.append(path)
+    if failed:
+        warnings.warn(f"{len(failed)} of {len(files)} image(s) could not be read "
+                      f"({', '.join(map(repr, failed[:5]))}{', ...' if len(failed) > 5 else ''}); "
+                      "their rows are empty (on_error='skip').", SkmoodWarning, stacklevel=2)
+    proba = np.full((len(files), len(clf.classes_)), np.nan)
+    if images:
+        boxes = cropper.detect(images)
+        logger.info("faces found in %d of %d image(s); the others are classified whole",
+                    sum(b is not None for b in boxes), len(images))
+        for i, box in zip(readable, boxes):
+            logger.debug("%s: %s", files[i], "no face" if box is None else f"face {box}")
+        proba[readable] = rest.predict_proba(cropper.crop(images, boxes))
+    return proba
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     """Predict the label and class probabilities of images."""
     files = find_images(args.paths)  # cheap checks first: loading the model starts TensorFlow
     model = load_model(args.model, on_error=args.on_error)
     logger.info("predicting %d image(s)", len(files))
-    proba = model.predict_proba(files)
+    if args.crop_faces:
+        proba = _face_cropped_proba(model, files, args.detector)
+    else:
+        proba = model.predict_proba(files)
     text = format_predictions(files, model.classes_, proba, args.format)
     if args.output is None:
         sys.stdout.write(text)
@@ -174,6 +216,23 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         print(f"evaluated {args.model} on {len(paths)} images from {args.data_dir}\n")
         print(format_evaluation(report), end="")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    """Serve a model over HTTP: a JSON API and a web page."""
+    from .serve import run  # FastAPI and uvicorn load here only
+
+    api_key = args.api_key or os.environ.get("SKMOOD_API_KEY") or None
+    model = load_model(args.model)  # once, before binding: a bad file fails here
+    logger.info("serving %r on http://%s:%d/ (the page at /, the API's documentation at "
+                "/docs)%s", args.model, args.host, args.port,
+                "; requests need the API key" if api_key else "")
+    run(model, host=args.host, port=args.port, api_key=api_key,
+        max_upload_mb=args.max_upload_mb, max_files=args.max_files,
+        crop_faces=args.crop_faces, detector=args.detector,
+        **({} if args.threads is None else {"threads": args.threads}),
+        log_level="debug" if args.verbose else "warning" if args.quiet else "info")
     return 0
 
 
@@ -312,6 +371,24 @@ def _add_hyperparameters(p: argparse.ArgumentParser) -> None:
     add("--on-error", "unreadable images: stop with an error or skip them",
         choices=["raise", "skip"])
     add("--random-state", "seed (also seeds global RNGs)", type=_NONNEG_INT, metavar="SEED")
+    a = p.add_argument_group("architecture and fine-tuning (see the user guide's "
+                             "'Choosing and fine-tuning architectures')")
+    add("--architecture", "network built from scratch", a,
+        choices=["seed", "resnet", "inception"])
+    add("--blocks-per-stage", "resnet/inception: blocks per stage", a, type=_POS_INT,
+        metavar="N")
+    add("--backbone", "keras.applications backbone (overrides --architecture)", a,
+        choices=["mobilenetv2", "efficientnetb0", "resnet50", "inceptionv3"])
+    add("--weights", "backbone weights: 'imagenet' (from the local Keras cache, never "
+        "downloaded) or a local weights file", a, metavar="WEIGHTS")
+    add("--backbone-alpha", "mobilenetv2 width multiplier", a, metavar="ALPHA",
+        type=_number(float, "a number > 0", lambda v: v > 0))
+    add("--head-epochs", "epochs with the pretrained backbone frozen", a, type=_POS_INT,
+        metavar="N")
+    add("--fine-tune-layers", "top backbone layers unfrozen after the head epochs", a,
+        type=_NONNEG_INT, metavar="N")
+    add("--fine-tune-learning-rate", "learning rate after the head epochs", a, metavar="LR",
+        type=_number(float, "a number > 0", lambda v: v > 0))
 
 
 def _add_on_error(p: argparse.ArgumentParser, skip: str) -> None:
@@ -334,8 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
     Returns
     -------
     parser : argparse.ArgumentParser
-        Parser with the sub-commands ``demo``, ``train``, ``predict`` and
-        ``evaluate``; each sets ``func`` to the function running it.
+        Parser with the sub-commands ``demo``, ``train``, ``predict``,
+        ``evaluate`` and ``serve``; each sets ``func`` to the function running it.
     """
     parser = argparse.ArgumentParser(
         prog="skmood", description="Classify face images as happy or sad with a CNN.",
@@ -378,6 +455,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output format (default: table)")
     p.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
     _add_on_error(p, "give unreadable images an empty label and probabilities")
+    p.add_argument("--crop-faces", action="store_true",
+                   help="classify the largest face of each image (OpenCV, the 'faces' extra); "
+                        "images without a face are classified whole")
+    p.add_argument("--detector", choices=["haar", "mtcnn"], default="haar",
+                   help="face detector of --crop-faces (default: haar; mtcnn needs the "
+                        "'mtcnn' extra)")
 
     p = command("evaluate", _cmd_evaluate, "Evaluate a model on a folder with one "
                                            "sub-folder of images per class.")
@@ -386,6 +469,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text",
                    help="output format (default: text)")
     _add_on_error(p, "leave unreadable images out of the metrics")
+
+    p = command("serve", _cmd_serve, "Serve a model over HTTP: a JSON API (POST /predict) "
+                                     "and a web page for images and a webcam.")
+    p.add_argument("model", metavar="MODEL", help="model file saved by 'skmood train' "
+                                                  "(.skmood files load without unpickling)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=_number(int, "a port in 0-65535", lambda v: 0 <= v <= 65535),
+                   default=8000, help="TCP port (default: 8000)")
+    p.add_argument("--api-key", metavar="KEY",
+                   help="require this key in the X-API-Key header (default: the SKMOOD_API_KEY "
+                        "environment variable; none when unset)")
+    p.add_argument("--max-upload-mb", type=_number(float, "a number > 0", lambda v: v > 0),
+                   default=20.0, metavar="MB", help="largest request body (default: 20)")
+    p.add_argument("--max-files", type=_POS_INT, default=16, metavar="N",
+                   help="most images per request (default: 16)")
+    p.add_argument("--crop-faces", action=argparse.BooleanOptionalAction, default=True,
+                   help="classify the largest face of each image by default; requests can "
+                        "switch it with ?crop_faces= (default: on)")
+    p.add_argument("--detector", choices=["haar", "mtcnn"], default="haar",
+                   help="face detector (default: haar)")
+    p.add_argument("--threads", type=_POS_INT, default=None, metavar="N",
+                   help="threads running the network, each on a batch of the images of "
+                        "the requests waiting (default: 1: one big batch at a time; the other "
+                        "core decodes and finds faces)")
     return parser
 
 

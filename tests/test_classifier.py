@@ -124,13 +124,25 @@ def test_get_params_lists_every_hyperparameter_and_clone_copies_them():
                  "dropout", "batch_norm", "rotation", "horizontal_flip", "zoom",
                  "learning_rate", "epochs", "batch_size", "class_weight", "validation_split",
                  "validation_data", "early_stopping", "patience", "random_state", "verbose",
-                 "model"]:
+                 "model", "architecture", "backbone", "weights", "backbone_alpha",
+                 "blocks_per_stage", "head_epochs", "fine_tune_layers",
+                 "fine_tune_learning_rate"]:
         assert name in params
     copy = clone(clf)
     assert copy is not clf
     assert copy.get_params() == params
     copy.set_params(dropout=0.5)
     assert clf.dropout == 0.3
+
+
+def test_network_parameters_default_to_the_original_recipe_and_clone():
+    clf = HappySadClassifier()
+    assert (clf.architecture, clf.backbone, clf.weights) == ("seed", None, None)
+    assert (clf.head_epochs, clf.fine_tune_layers) == (None, 0)
+    tuned = HappySadClassifier(architecture="resnet", backbone="mobilenetv2", weights="imagenet",
+                               backbone_alpha=0.35, blocks_per_stage=3, head_epochs=2,
+                               fine_tune_layers="all", fine_tune_learning_rate=1e-4)
+    assert clone(tuned).get_params() == tuned.get_params()
 
 
 def test_clone_of_a_fitted_classifier_is_unfitted(face_pixels, make_clf):
@@ -325,6 +337,16 @@ def test_learns_synthetic_faces(make_clf, seed):
         (dict(color_mode="sepia"), "'color_mode' parameter"),
         (dict(dropout=1.5), "'dropout' parameter"),
         (dict(class_weight="heavy"), "'class_weight' parameter"),
+        (dict(architecture="vgg"), r"'architecture' parameter .* among \{.*'resnet'"),
+        (dict(backbone="vgg16"), r"'backbone' parameter .* among \{.*'mobilenetv2'"),
+        (dict(blocks_per_stage=0), "'blocks_per_stage' parameter"),
+        (dict(fine_tune_layers=-1), "'fine_tune_layers' parameter"),
+        (dict(fine_tune_layers="some"), "'fine_tune_layers' parameter"),
+        (dict(head_epochs=-1), "'head_epochs' parameter"),
+        (dict(head_epochs=3, epochs=2), "head_epochs=3 is more than epochs=2"),
+        (dict(backbone_alpha=0), "'backbone_alpha' parameter"),
+        (dict(fine_tune_learning_rate=0), "'fine_tune_learning_rate' parameter"),
+        (dict(weights=3), "'weights' parameter"),
     ],
 )
 def test_bad_hyperparameters_are_caught_in_fit(face_pixels, params, match):

@@ -1,0 +1,183 @@
+"""From uploaded bytes to labels: decoding, face cropping, batched inference.
+
+Only skmood's public API is used, so the server classifies exactly as
+``model.predict_proba`` does on the same images: images are decoded with
+:func:`skmood.decode_image` (ImageLoader's rules), optionally cropped with
+:class:`skmood.FaceCropper`, passed through the model's own preprocessing
+steps and finally to the classifier's ``predict_proba``, batched across
+requests by :class:`~skmood.serve._batching.MicroBatcher`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from .. import FaceCropper, HappySadClassifier, ImageLoader, ImageResizer, __version__, decode_image
+from ._batching import MicroBatcher
+
+__all__ = ["Predictor", "Upload"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Upload:
+    """One uploaded image: its file name (if any) and its encoded bytes."""
+
+    filename: str | None
+    data: bytes
+
+
+@dataclass
+class _Prepared:
+    X: np.ndarray
+    rows: list[dict] = field(default_factory=list)
+
+
+def _jsonable(value: Any) -> Any:
+    """A JSON value for an estimator parameter (callables and objects as text)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return getattr(value, "__qualname__", None) or type(value).__name__
+
+
+class Predictor:
+    """Classify uploaded images with a fitted skmood model.
+
+    Parameters
+    ----------
+    model : HappySadClassifier or Pipeline
+        Fitted; a Pipeline ends with a HappySadClassifier. A leading
+        :class:`~skmood.ImageLoader` step is replaced by in-memory decoding
+        with its colour mode.
+    detector : {"haar", "mtcnn"}, default="haar"
+        Face detector of the :class:`~skmood.FaceCropper`.
+    max_image_pixels : int, default=40_000_000
+        Larger images are refused before decoding.
+    threads, max_batch_size, max_pending : int
+        Of the :class:`~skmood.serve._batching.MicroBatcher`.
+    """
+
+    def __init__(self, model: Any, *, detector: str = "haar",
+                 max_image_pixels: int = 40_000_000, threads: int = 1,
+                 max_batch_size: int = 64, max_pending: int = 1024) -> None:
+        steps = list(model.steps[:-1]) if isinstance(model, Pipeline) else []
+        final = model.steps[-1][1] if isinstance(model, Pipeline) else model
+        if not isinstance(final, HappySadClassifier) or not hasattr(final, "model_"):
+            raise TypeError(
+                "skmood.serve: expected a fitted HappySadClassifier or a Pipeline ending in "
+                f"one, got {type(model).__name__}."
+            )
+        self.model = model
+        self.classifier = final
+        self.input_shape = tuple(int(v) for v in final.input_shape_)
+        self.color_mode = "grayscale" if self.input_shape[2] == 1 else "rgb"
+        if steps and isinstance(steps[0][1], ImageLoader):
+            self.color_mode = steps[0][1].color_mode
+            steps = steps[1:]
+        self.steps = [step for _, step in steps]
+        self.step_names = [type(step).__name__ for _, step in
+                           (model.steps if isinstance(model, Pipeline) else [("", final)])]
+        self.classes = [c.item() if isinstance(c, np.generic) else c for c in final.classes_]
+        self.cropper = FaceCropper(detector=detector)
+        self.max_image_pixels = max_image_pixels
+        self.resizer = ImageResizer(image_size=self.input_shape[:2])
+        self.batcher = MicroBatcher(final.predict_proba, threads=threads,
+                                    max_batch_size=max_batch_size, max_pending=max_pending)
+
+    # ------------------------------------------------------------------ steps
+    def _network_input(self, images: list[np.ndarray]) -> np.ndarray:
+        """The model's own preprocessing steps, then the classifier's input size."""
+        X: Any = images
+        for step in self.steps:
+            X = step.transform(X)
+        if not (isinstance(X, np.ndarray) and X.ndim == 4):
+            X = self.resizer.transform(X)
+        return X
+
+    def prepare(self, uploads: list[Upload], crop_faces: bool) -> _Prepared:
+        """Decode, crop and preprocess (blocking: run it in a worker thread).
+
+        Raises :class:`skmood.ImageReadError` naming the first image that
+        cannot be decoded.
+        """
+        images, rows = [], []
+        for upload in uploads:
+            start = time.perf_counter()
+            image = decode_image(upload.data, color_mode=self.color_mode, name=upload.filename,
+                                 max_pixels=self.max_image_pixels)
+            height, width = (int(v) for v in image.shape[:2])
+            box = self.cropper.detect([image])[0] if crop_faces else None
+            if box is not None:
+                image = self.cropper.crop([image], [box])[0]
+            images.append(image)
+            rows.append({
+                "filename": upload.filename,
+                "width": width,
+                "height": height,
+                "face_box": None if box is None else dict(zip(("x", "y", "width", "height"),
+                                                              box)),
+                "region": "whole image" if box is None else "face",
+                "_seconds": time.perf_counter() - start,
+            })
+        X = self._network_input(images)
+        return _Prepared(X, rows)
+
+    async def predict(self, uploads: list[Upload], crop_faces: bool) -> list[dict]:
+        """Classify ``uploads``; one result dict per image, in order."""
+        from starlette.concurrency import run_in_threadpool
+
+        prepared = await run_in_threadpool(self.prepare, uploads, crop_faces)
+        start = time.perf_counter()
+        proba = await asyncio.wrap_future(self.batcher.submit(prepared.X))
+        inference = time.perf_counter() - start
+        results = []
+        for row, p in zip(prepared.rows, proba):
+            seconds = row.pop("_seconds") + inference
+            best = int(np.argmax(p))
+            results.append({
+                **row,
+                "label": str(self.classes[best]),
+                "probabilities": {str(c): float(v) for c, v in zip(self.classes, p)},
+                "time_ms": round(seconds * 1000.0, 3),
+            })
+        return results
+
+    def warm_up(self, crop_faces: bool) -> None:
+        """Run the network (and the face detector) once, so the first request is fast."""
+        start = time.perf_counter()
+        dummy = np.zeros((1, *self.input_shape), np.uint8)
+        self.classifier.predict_proba(dummy)
+        if crop_faces:
+            self.cropper.detect([np.zeros((64, 64, 3), np.uint8)])
+        logger.debug("warm-up took %.2f s", time.perf_counter() - start)
+
+    def info(self) -> dict:
+        """What ``GET /model`` returns (without the server's limits)."""
+        height, width, channels = self.input_shape
+        return {
+            "classes": [str(c) for c in self.classes],
+            "input_size": {"height": height, "width": width, "channels": channels},
+            "color_mode": self.color_mode,
+            "pipeline": self.step_names,
+            "parameters": {k: _jsonable(v) for k, v in
+                           self.classifier.get_params(deep=False).items()},
+            "n_epochs_trained": int(getattr(self.classifier, "n_iter_", 0)),
+            "skmood_version": __version__,
+        }
+
+    def close(self) -> None:
+        self.batcher.close()

@@ -1,0 +1,88 @@
+"""Response bodies of the API, as pydantic models (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = ["Box", "Error", "Health", "ImagePrediction", "ModelInfo", "PredictResponse"]
+
+
+class Box(BaseModel):
+    """A face box in the pixel coordinates of the uploaded image."""
+
+    x: int = Field(description="Left edge, pixels from the image's left side.")
+    y: int = Field(description="Top edge, pixels from the image's top.")
+    width: int
+    height: int
+
+
+class ImagePrediction(BaseModel):
+    """The prediction for one uploaded image."""
+
+    filename: str | None = Field(description="The upload's file name (null for raw bodies "
+                                             "sent without ?filename=).")
+    label: str = Field(description="The most probable class.")
+    probabilities: dict[str, float] = Field(description="Probability of each class; they "
+                                                        "sum to 1.")
+    face_box: Box | None = Field(description="The face the image was cropped to, or null "
+                                             "when no face was found or cropping was off.")
+    region: Literal["face", "whole image"] = Field(description="What was classified.")
+    width: int = Field(description="Width of the uploaded image in pixels (after EXIF "
+                                   "orientation).")
+    height: int = Field(description="Height of the uploaded image in pixels.")
+    time_ms: float = Field(description="Milliseconds spent on this image: decoding, face "
+                                       "detection and its share of batched inference.")
+
+
+class PredictResponse(BaseModel):
+    """Predictions for every uploaded image, in upload order."""
+
+    predictions: list[ImagePrediction]
+    crop_faces: bool = Field(description="Whether faces were looked for and cropped.")
+    time_ms: float = Field(description="Milliseconds from the request's arrival to the "
+                                       "response.")
+
+
+class InputSize(BaseModel):
+    height: int
+    width: int
+    channels: int
+
+
+class Limits(BaseModel):
+    max_upload_mb: float = Field(description="Largest request body accepted (413 above).")
+    max_files: int = Field(description="Most images per request (413 above).")
+    max_image_pixels: int = Field(description="Largest image (width x height) decoded.")
+
+
+class ModelInfo(BaseModel):
+    """The served model."""
+
+    classes: list[str]
+    input_size: InputSize
+    color_mode: Literal["rgb", "grayscale"]
+    pipeline: list[str] = Field(description="Class names of the model's steps.")
+    parameters: dict[str, object] = Field(description="The classifier's parameters.")
+    n_epochs_trained: int
+    skmood_version: str
+    crop_faces: bool = Field(description="Whether /predict crops faces by default.")
+    detector: Literal["haar", "mtcnn"]
+    api_key_required: bool
+    limits: Limits
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    uptime_s: float
+    skmood_version: str
+    images_classified: int = Field(description="Images classified since start-up.")
+    inference_calls: int = Field(description="Batched calls of the network that classified "
+                                             "them (fewer calls: bigger batches).")
+
+
+class Error(BaseModel):
+    """An error: ``detail`` says what was wrong and what is expected."""
+
+    detail: str

@@ -1,0 +1,312 @@
+// skmood web page: classify chosen images, or webcam frames, with POST predict.
+// Plain JavaScript, no build step and nothing loaded from elsewhere.
+"use strict";
+
+const state = {
+  apiKey: sessionStorage.getItem("skmood-api-key") || "",
+  maxFiles: 16,
+  classes: [],
+  stream: null,
+  timer: null,
+  busy: false,
+  frames: 0,
+};
+
+const $ = (id) => document.getElementById(id);
+
+function headers(extra) {
+  const h = Object.assign({}, extra || {});
+  if (state.apiKey) h["X-API-Key"] = state.apiKey;
+  return h;
+}
+
+function cropFaces() {
+  return $("crop-faces").checked ? "true" : "false";
+}
+
+async function apiError(response) {
+  let detail = response.statusText;
+  try {
+    const body = await response.json();
+    if (body && body.detail) detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
+  } catch (e) { /* not JSON */ }
+  if (response.status === 401) showKeyPanel(detail);
+  return new Error(`${response.status}: ${detail}`);
+}
+
+function showKeyPanel(message) {
+  $("key-panel").hidden = false;
+  $("key-message").textContent = message || "";
+}
+
+async function loadModelInfo() {
+  const response = await fetch("model", { headers: headers() });
+  if (!response.ok) {
+    const err = await apiError(response);
+    $("model-info").textContent = `Model information unavailable (${err.message}).`;
+    return;
+  }
+  const info = await response.json();
+  state.maxFiles = info.limits.max_files;
+  state.classes = info.classes;
+  $("crop-faces").checked = info.crop_faces;
+  const size = info.input_size;
+  $("model-info").textContent =
+    `Model: ${info.pipeline.join(" → ")} · classes ${info.classes.join(" / ")} · ` +
+    `input ${size.height}×${size.width}×${size.channels} · face detector ${info.detector} · ` +
+    `skmood ${info.skmood_version}`;
+  $("key-panel").hidden = true;
+}
+
+function classSlug(label) {
+  return String(label).toLowerCase().replace(/[^a-z0-9_-]/g, "");
+}
+
+function probabilityBars(probabilities) {
+  const box = document.createElement("div");
+  for (const [name, p] of Object.entries(probabilities)) {
+    const row = document.createElement("div");
+    row.className = "bar-row";
+    const label = document.createElement("span");
+    label.textContent = name;
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    const fill = document.createElement("span");
+    fill.className = classSlug(name);
+    fill.style.width = `${(100 * p).toFixed(1)}%`;
+    bar.appendChild(fill);
+    const pct = document.createElement("span");
+    pct.className = "pct";
+    pct.textContent = `${(100 * p).toFixed(1)}%`;
+    row.append(label, bar, pct);
+    box.appendChild(row);
+  }
+  return box;
+}
+
+function makeCard(file) {
+  const card = document.createElement("article");
+  card.className = "result";
+  card.dataset.status = "pending";
+  const thumb = document.createElement("div");
+  thumb.className = "thumb";
+  const img = document.createElement("img");
+  img.alt = file.name;
+  img.src = URL.createObjectURL(file);
+  thumb.appendChild(img);
+  const name = document.createElement("div");
+  name.className = "filename";
+  name.textContent = file.name;
+  const label = document.createElement("div");
+  label.className = "label";
+  label.textContent = "…";
+  const details = document.createElement("div");
+  details.className = "details";
+  card.append(thumb, label, details, name);
+  return card;
+}
+
+function drawFaceBox(card, prediction) {
+  const img = card.querySelector("img");
+  const old = card.querySelector(".face-box");
+  if (old) old.remove();
+  if (!prediction.face_box) return;
+  const place = () => {
+    const sx = img.clientWidth / prediction.width;
+    const sy = img.clientHeight / prediction.height;
+    const b = prediction.face_box;
+    const div = card.querySelector(".face-box") || document.createElement("div");
+    div.className = "face-box";
+    div.style.left = `${b.x * sx}px`;
+    div.style.top = `${b.y * sy}px`;
+    div.style.width = `${b.width * sx}px`;
+    div.style.height = `${b.height * sy}px`;
+    img.parentElement.appendChild(div);
+  };
+  if (img.complete && img.naturalWidth) place(); else img.addEventListener("load", place, { once: true });
+}
+
+function showPrediction(card, prediction) {
+  card.dataset.status = "done";
+  const label = card.querySelector(".label");
+  label.textContent = prediction.label;
+  label.className = `label ${classSlug(prediction.label)}`;
+  const details = card.querySelector(".details");
+  details.replaceChildren(probabilityBars(prediction.probabilities));
+  const meta = document.createElement("div");
+  meta.className = "muted";
+  meta.textContent = `${prediction.region === "face" ? "face found" : "no face cropped: whole image"} · ` +
+    `${prediction.time_ms.toFixed(0)} ms`;
+  details.appendChild(meta);
+  drawFaceBox(card, prediction);
+}
+
+function showError(card, message) {
+  card.dataset.status = "error";
+  const label = card.querySelector(".label");
+  label.textContent = "error";
+  label.className = "label error";
+  const details = card.querySelector(".details");
+  details.textContent = message;
+  details.className = "details error";
+}
+
+async function classifyFiles(files) {
+  const images = Array.from(files);
+  for (let start = 0; start < images.length; start += state.maxFiles) {
+    const chunk = images.slice(start, start + state.maxFiles);
+    const cards = chunk.map(makeCard);
+    $("results").prepend(...cards);  // newest batch first, in the order chosen
+    const form = new FormData();
+    for (const file of chunk) form.append("files", file, file.name);
+    try {
+      const response = await fetch(`predict?crop_faces=${cropFaces()}`, {
+        method: "POST", body: form, headers: headers(),
+      });
+      if (!response.ok) throw await apiError(response);
+      const body = await response.json();
+      body.predictions.forEach((p, i) => showPrediction(cards[i], p));
+    } catch (err) {
+      cards.forEach((card) => showError(card, err.message));
+    }
+  }
+}
+
+// ------------------------------------------------------------------ webcam
+function drawOverlay(prediction, frameWidth, frameHeight) {
+  const video = $("webcam-video");
+  const canvas = $("webcam-overlay");
+  canvas.width = video.clientWidth;
+  canvas.height = video.clientHeight;
+  const ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  if (!prediction) return;
+  const sx = canvas.width / frameWidth;
+  const sy = canvas.height / frameHeight;
+  const color = prediction.label === "happy" ? "#2e9d4f" : prediction.label === "sad" ? "#3a6fc4" : "#8a5cc2";
+  if (prediction.face_box) {  // yellow on a dark outline, as on the image cards
+    const b = prediction.face_box;
+    for (const [style, width] of [["rgba(0, 0, 0, 0.6)", 5], ["#ffcc00", 3]]) {
+      ctx.strokeStyle = style;
+      ctx.lineWidth = width;
+      ctx.strokeRect(b.x * sx, b.y * sy, b.width * sx, b.height * sy);
+    }
+  }
+  const p = prediction.probabilities[prediction.label];
+  const text = `${prediction.label} ${(100 * p).toFixed(0)}%`;
+  ctx.font = "bold 28px system-ui, sans-serif";
+  const width = ctx.measureText(text).width;
+  ctx.fillStyle = "rgba(0, 0, 0, 0.55)";
+  ctx.fillRect(8, 8, width + 20, 40);
+  ctx.fillStyle = color;
+  ctx.fillText(text, 18, 38);
+}
+
+async function classifyFrame() {
+  const video = $("webcam-video");
+  if (state.busy || !state.stream || !video.videoWidth) return;
+  state.busy = true;
+  try {
+    const scale = Math.min(1, 640 / video.videoWidth);
+    const frame = document.createElement("canvas");
+    frame.width = Math.round(video.videoWidth * scale);
+    frame.height = Math.round(video.videoHeight * scale);
+    frame.getContext("2d").drawImage(video, 0, 0, frame.width, frame.height);
+    const blob = await new Promise((resolve) => frame.toBlob(resolve, "image/jpeg", 0.85));
+    const started = performance.now();
+    const response = await fetch(`predict?crop_faces=${cropFaces()}&filename=webcam.jpg`, {
+      method: "POST", body: blob, headers: headers({ "Content-Type": "image/jpeg" }),
+    });
+    if (!response.ok) throw await apiError(response);
+    const prediction = (await response.json()).predictions[0];
+    if (!state.stream) return;
+    state.frames += 1;
+    drawOverlay(prediction, frame.width, frame.height);
+    const p = prediction.probabilities[prediction.label];
+    const where = prediction.region === "face" ? "face" : "whole frame";
+    $("webcam-label").textContent = `${prediction.label} (${(100 * p).toFixed(0)}%, ${where})`;
+    $("webcam-label").dataset.label = prediction.label;
+    $("webcam-stats").textContent =
+      `${state.frames} frames classified · last round trip ${(performance.now() - started).toFixed(0)} ms`;
+    $("webcam-message").textContent = "";
+  } catch (err) {
+    $("webcam-message").textContent = err.message;
+  } finally {
+    state.busy = false;
+  }
+}
+
+function schedule() {
+  clearInterval(state.timer);
+  state.timer = setInterval(classifyFrame, Number($("webcam-interval").value));
+}
+
+async function startWebcam() {
+  $("webcam-message").textContent = "";
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    $("webcam-message").textContent =
+      "This browser gives no camera access here (it needs https or http://localhost).";
+    return;
+  }
+  try {
+    state.stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+  } catch (err) {
+    $("webcam-message").textContent = `Camera unavailable: ${err.message}`;
+    return;
+  }
+  $("webcam-video").srcObject = state.stream;
+  $("webcam-start").disabled = true;
+  $("webcam-stop").disabled = false;
+  state.frames = 0;
+  schedule();
+}
+
+function stopWebcam() {
+  clearInterval(state.timer);
+  if (state.stream) state.stream.getTracks().forEach((t) => t.stop());
+  state.stream = null;
+  $("webcam-video").srcObject = null;
+  drawOverlay(null, 1, 1);
+  $("webcam-start").disabled = false;
+  $("webcam-stop").disabled = true;
+}
+
+// ------------------------------------------------------------------ wiring
+function selectTab(name) {
+  for (const tab of ["images", "webcam"]) {
+    $(`tab-${tab}`).setAttribute("aria-selected", String(tab === name));
+    $(`panel-${tab}`).hidden = tab !== name;
+  }
+  if (name !== "webcam") stopWebcam();
+}
+
+function init() {
+  $("tab-images").addEventListener("click", () => selectTab("images"));
+  $("tab-webcam").addEventListener("click", () => selectTab("webcam"));
+  $("file-input").addEventListener("change", (event) => {
+    classifyFiles(event.target.files);
+    event.target.value = "";
+  });
+  const zone = $("drop-zone");
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("dragging"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("dragging");
+    const files = Array.from(e.dataTransfer.files).filter((f) => f.type.startsWith("image/") || !f.type);
+    if (files.length) classifyFiles(files);
+  });
+  $("webcam-start").addEventListener("click", startWebcam);
+  $("webcam-stop").addEventListener("click", stopWebcam);
+  $("webcam-interval").addEventListener("change", () => { if (state.stream) schedule(); });
+  $("api-key").value = state.apiKey;
+  $("key-panel").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.apiKey = $("api-key").value.trim();
+    sessionStorage.setItem("skmood-api-key", state.apiKey);
+    loadModelInfo();
+  });
+  loadModelInfo();
+}
+
+init();
