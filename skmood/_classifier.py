@@ -26,7 +26,7 @@ _NAME = "HappySadClassifier"
 #: Batch size used for inference (memory stays bounded; bigger is faster).
 _PREDICT_BATCH_SIZE = 256
 #: The from-scratch networks of ``architecture`` (builders in :mod:`skmood.models`).
-ARCHITECTURES = ("seed", "resnet", "inception")
+ARCHITECTURES = ("seed", "vgg", "resnet", "inception")
 
 
 class HappySadClassifier(ClassifierMixin, BaseEstimator):
@@ -55,13 +55,16 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         the network parameters below (``architecture`` to ``zoom``) are
         ignored. Use a module-level function or :func:`functools.partial`
         so the estimator stays picklable.
-    architecture : {"seed", "resnet", "inception"}, default="seed"
+    architecture : {"seed", "vgg", "resnet", "inception"}, default="seed"
         The network trained from scratch. ``"seed"``: the original recipe's
-        CNN (:func:`~skmood.models.build_cnn`). ``"resnet"``: a compact residual
+        CNN (:func:`~skmood.models.build_cnn`). ``"vgg"``: stages of
+        convolutions with batch norm, the network of the recommended
+        configuration (:func:`~skmood.models.build_vgg`,
+        :func:`~skmood.recommended_params`). ``"resnet"``: a compact residual
         network (:func:`~skmood.models.build_resnet`). ``"inception"``: a compact
         Inception-style network (:func:`~skmood.models.build_inception`). All
-        three take their width from ``conv_filters`` (one stage per entry) and
-        the new two their depth from ``blocks_per_stage``; ignored when
+        take their width from ``conv_filters`` (one stage per entry) and all but
+        ``"seed"`` their depth from ``blocks_per_stage``; ignored when
         ``backbone`` is set.
     backbone : {"mobilenetv2", "efficientnetb0", "resnet50", "inceptionv3"} or \
 None, default=None
@@ -91,13 +94,15 @@ None, default=None
     conv_filters : tuple of int, default=(32, 64, 128)
         Width of each stage of the ``architecture`` (one stage per entry, each
         halving the image): the filters of each convolution block of
-        ``"seed"``, of the residual blocks of ``"resnet"``, the output channels
-        of the Inception modules of ``"inception"``.
+        ``"seed"`` and ``"vgg"``, of the residual blocks of ``"resnet"``, the
+        output channels of the Inception modules of ``"inception"``.
     blocks_per_stage : int, default=2
-        Depth: residual blocks (``"resnet"``) or Inception modules
-        (``"inception"``) per stage; ``"seed"`` has one convolution per block.
+        Depth: convolutions (``"vgg"``), residual blocks (``"resnet"``) or
+        Inception modules (``"inception"``) per stage; ``"seed"`` has one
+        convolution per block.
     kernel_size : int, default=3
-        Side of the square convolution kernels (``"seed"`` and ``"resnet"``).
+        Side of the square convolution kernels (``"seed"``, ``"vgg"`` and
+        ``"resnet"``).
     dense_units : int, default=128
         Width of the hidden dense layer of ``"seed"`` (0 to leave it out); the
         other networks end in global average pooling.
@@ -112,8 +117,22 @@ None, default=None
         Augmentation: random left-right mirroring.
     zoom : float, default=0.0
         Augmentation: random zoom in or out by up to this fraction.
+    shift : float, default=0.0
+        Augmentation: random translation by up to this fraction of the height
+        and of the width.
     learning_rate : float, default=1e-3
-        Adam's learning rate (in the first stage with a pretrained backbone).
+        Adam's learning rate (in the first stage with a pretrained backbone);
+        the peak rate with ``lr_schedule="cosine"``.
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        ``"cosine"``: warm up linearly from 0 to ``learning_rate`` over the
+        first epoch, then decay along a cosine to 1 % of it at the last epoch
+        (``keras.optimizers.schedules.CosineDecay``); per fine-tuning stage.
+    weight_decay : float, default=0.0
+        Decoupled weight decay; above 0 the optimizer is AdamW instead of Adam.
+    label_smoothing : float, default=0.0
+        Targets become ``label_smoothing / 2`` and ``1 - label_smoothing / 2``
+        in the binary cross-entropy, which discourages over-confident
+        networks (networks with one sigmoid output).
     epochs : int, default=10
         Passes over the training data (fewer with early stopping), both
         fine-tuning stages together.
@@ -130,6 +149,12 @@ None, default=None
         features are adjusted, not overwritten.
     batch_size : int, default=32
         Images per training step; also bounds the images held in memory.
+    jit_compile : bool, default=False
+        Compile the network with XLA (``keras.Model.compile(jit_compile=True)``):
+        on a CPU the ``"vgg"`` network trains about 1.5 times as fast. Keras'
+        random augmentation layers cannot be compiled, so the augmentation
+        (``rotation``, ``horizontal_flip``, ``zoom``, ``shift``) then runs in
+        the input pipeline instead, on the decoded batches (same transformations).
     class_weight : dict, "balanced" or None, default=None
         Weights per class label (e.g. ``{"happy": 1.0, "sad": 1.5}``), or
         ``"balanced"`` for weights inversely proportional to class frequencies.
@@ -145,6 +170,10 @@ None, default=None
         ``validation_split`` or ``validation_data``.
     patience : int, default=5
         Epochs without improvement before early stopping.
+    flip_averaging : bool, default=False
+        Test-time augmentation: ``predict_proba`` averages the probabilities of
+        each image and of its mirror image (twice the inference work, often a
+        little more accurate on faces).
     on_error : {"raise", "skip"}, default="raise"
         What an unreadable image file does. ``"raise"``: an
         :class:`~skmood.ImageReadError` naming the file. ``"skip"``: ``fit``
@@ -245,12 +274,18 @@ None, default=None
         "rotation": [Interval(Real, 0, 180, closed="both")],
         "horizontal_flip": ["boolean"],
         "zoom": [Interval(Real, 0, 1, closed="left")],
+        "shift": [Interval(Real, 0, 1, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "lr_schedule": [StrOptions({"constant", "cosine"})],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "head_epochs": [Interval(Integral, 0, None, closed="left"), None],
         "fine_tune_layers": [Interval(Integral, 0, None, closed="left"), StrOptions({"all"})],
         "fine_tune_learning_rate": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "jit_compile": ["boolean"],
+        "flip_averaging": ["boolean"],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "validation_split": [Interval(Real, 0, 1, closed="left")],
         "validation_data": [tuple, None],
@@ -281,17 +316,23 @@ None, default=None
         rotation=0.0,
         horizontal_flip=False,
         zoom=0.0,
+        shift=0.0,
         learning_rate=1e-3,
+        lr_schedule="constant",
+        weight_decay=0.0,
+        label_smoothing=0.0,
         epochs=10,
         head_epochs=None,
         fine_tune_layers=0,
         fine_tune_learning_rate=1e-5,
         batch_size=32,
+        jit_compile=False,
         class_weight=None,
         validation_split=0.0,
         validation_data=None,
         early_stopping=False,
         patience=5,
+        flip_averaging=False,
         on_error="raise",
         warm_start=False,
         random_state=None,
@@ -313,17 +354,23 @@ None, default=None
         self.rotation = rotation
         self.horizontal_flip = horizontal_flip
         self.zoom = zoom
+        self.shift = shift
         self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
+        self.weight_decay = weight_decay
+        self.label_smoothing = label_smoothing
         self.epochs = epochs
         self.head_epochs = head_epochs
         self.fine_tune_layers = fine_tune_layers
         self.fine_tune_learning_rate = fine_tune_learning_rate
         self.batch_size = batch_size
+        self.jit_compile = jit_compile
         self.class_weight = class_weight
         self.validation_split = validation_split
         self.validation_data = validation_data
         self.early_stopping = early_stopping
         self.patience = patience
+        self.flip_averaging = flip_averaging
         self.on_error = on_error
         self.warm_start = warm_start
         self.random_state = random_state
@@ -396,17 +443,21 @@ shape (n_samples, height, width, channels)
 
         if seed is not None:
             backend.set_random_seed(seed)
+        steps = -(-len(train.indices) // int(self.batch_size))  # per epoch
         if warm:
             self._check_warm_start(classes, input_shape)
             previous = self.history_
         else:
             previous = {}
-            self._build(backend, build_fn, build_kwargs, classes, input_shape, seed)
+            self._build(backend, build_fn, build_kwargs, classes, input_shape, seed,
+                        backend.learning_rate(self.learning_rate, self.lr_schedule,
+                                              self.epochs, steps))
         callbacks = list(callbacks or [])
         stages = self._fine_tuning_stages()
         if stages is None:  # one stage: the network as built (or as fitted)
             if warm:
-                backend.set_learning_rate(self.model_, self.learning_rate)
+                backend.set_learning_rate(self.model_, backend.learning_rate(
+                    self.learning_rate, self.lr_schedule, self.epochs, steps))
             self._train(backend, train, val, seed, callbacks, previous)
             return self
         from .models import freeze_backbone
@@ -415,7 +466,8 @@ shape (n_samples, height, width, channels)
             # Changing which layers train needs a recompile (new optimizer, same
             # loss and metrics) before Keras' training loop sees it.
             freeze_backbone(self.model_, trainable_layers)
-            backend.recompile(self.model_, learning_rate)
+            backend.recompile(self.model_, backend.learning_rate(
+                learning_rate, self.lr_schedule, stop - start, steps))
             self._train(backend, train, val, seed, callbacks, previous,
                         initial_epoch=start, epochs=stop)
             previous = self.history_
@@ -444,14 +496,17 @@ shape (n_samples, height, width, channels)
                 f"{tuple(input_shape)!r} and {list(classes)}. Set warm_start=False to start over."
             )
 
-    def _build(self, backend, build_fn, build_kwargs, classes, input_shape, seed):
+    def _build(self, backend, build_fn, build_kwargs, classes, input_shape, seed,
+               learning_rate):
         """Build and compile a new network through scikeras."""
         self.classes_ = classes
         self.keras_classifier_ = backend.make_keras_classifier(
             build_fn,
             build_kwargs,
-            loss="binary_crossentropy",
-            learning_rate=self.learning_rate,
+            label_smoothing=float(self.label_smoothing),
+            learning_rate=learning_rate,
+            weight_decay=float(self.weight_decay),
+            jit_compile=bool(self.jit_compile),
             random_state=seed,
             X_probe=np.zeros((2, *input_shape), np.float32),
             y_probe=classes,
@@ -483,7 +538,8 @@ shape (n_samples, height, width, channels)
         callbacks += extra_callbacks
         try:
             self.model_.fit(
-                self._sequence(train, batch_size=self.batch_size, shuffle=True, seed=seed),
+                self._sequence(train, batch_size=self.batch_size, shuffle=True, seed=seed,
+                               augment=self._pipeline_augmenter()),
                 validation_data=None if val is None else self._sequence(
                     val, batch_size=_PREDICT_BATCH_SIZE),
                 epochs=self.epochs if epochs is None else epochs,
@@ -507,18 +563,37 @@ shape (n_samples, height, width, channels)
                          for k, vals in logs.items()}
         self.n_iter_ = len(self.history_.get("loss", []))
 
+    def _augmentation(self):
+        """The augmentation parameters, as the builders and :class:`Augmenter` take them."""
+        return {"rotation": float(self.rotation), "horizontal_flip": bool(self.horizontal_flip),
+                "zoom": float(self.zoom), "shift": float(self.shift)}
+
+    def _pipeline_augmenter(self):
+        """The input pipeline's augmentation: only for XLA-compiled built-in networks.
+
+        Without ``jit_compile`` the augmentation is layers of the network; a
+        user's ``model`` brings its own.
+        """
+        if not self.jit_compile or self.model is not None:
+            return None
+        from ._augment import Augmenter
+
+        return Augmenter(**self._augmentation())
+
     def _builder(self, input_shape, seed):
         """Return the model-building callable and its keyword arguments."""
         if self.model is not None:
             return self.model, {"input_shape": input_shape}
         from . import models
 
+        # With XLA the augmentation runs in the input pipeline (_pipeline_augmenter).
+        augmentation = self._augmentation()
+        if self.jit_compile:
+            augmentation = {k: type(v)() for k, v in augmentation.items()}
         common = {
             "input_shape": input_shape,
             "dropout": float(self.dropout),
-            "rotation": float(self.rotation),
-            "horizontal_flip": bool(self.horizontal_flip),
-            "zoom": float(self.zoom),
+            **augmentation,
             "seed": seed,
         }
         if self.backbone is not None:
@@ -559,6 +634,8 @@ shape (n_samples, height, width, channels)
                                       "dense_units": int(self.dense_units),
                                       "batch_norm": bool(self.batch_norm)}
         depth = {"blocks_per_stage": int(self.blocks_per_stage)}
+        if self.architecture == "vgg":
+            return models.build_vgg, {**common, **depth, "kernel_size": int(self.kernel_size)}
         if self.architecture == "resnet":
             return models.build_resnet, {**common, **depth, "kernel_size": int(self.kernel_size)}
         return models.build_inception, {**common, **depth}
@@ -596,9 +673,11 @@ shape (n_samples, height, width, channels)
         self._check_fitted()
         data = check_images(X, _NAME)
         split = _training.Split(data, None, None, np.arange(len(data)))
-        seq = self._sequence(split, batch_size=_PREDICT_BATCH_SIZE, on_error=self.on_error)
-        out = np.asarray(self.model_.predict(seq, verbose=min(int(self.verbose), 2)),
-                         dtype=np.float64)
+        seq = self._sequence(split, batch_size=_PREDICT_BATCH_SIZE, on_error=self.on_error,
+                             mirror=bool(self.flip_averaging),
+                             pad=bool(getattr(self.model_, "jit_compile", False)))
+        out = seq.collect(np.asarray(self.model_.predict(seq, verbose=min(int(self.verbose), 2)),
+                                     dtype=np.float64))
         if out.ndim == 1 or out.shape[1] == 1:
             p = out.reshape(-1)
             proba = np.column_stack([1.0 - p, p])

@@ -66,29 +66,66 @@ def make_keras_classifier(
     build_fn,
     build_kwargs: dict,
     *,
-    loss: str,
-    learning_rate: float,
+    learning_rate,
     random_state: int | None,
     X_probe,
     y_probe,
+    label_smoothing: float = 0.0,
+    weight_decay: float = 0.0,
+    jit_compile: bool = False,
 ) -> KerasClassifier:
     """Create a scikeras ``KerasClassifier`` whose model is built and compiled.
 
-    scikeras builds the model (routing ``optimizer__learning_rate`` into an Adam
-    optimizer and seeding the build with ``random_state``); skmood then trains
-    it on its own streaming data, which scikeras' array-only ``fit`` cannot take.
-    ``X_probe``/``y_probe`` are a tiny sample used only to size the model.
+    scikeras builds the model (routing ``optimizer__*`` into an Adam, or with
+    ``weight_decay`` an AdamW, optimizer and ``loss__*`` into the binary
+    cross-entropy, and seeding the build with ``random_state``); skmood then
+    trains it on its own streaming data, which scikeras' array-only ``fit``
+    cannot take. ``learning_rate`` is a float or a Keras schedule (see
+    :func:`learning_rate`). ``X_probe``/``y_probe`` are a tiny sample used only
+    to size the model.
     """
+    optimizer = {"optimizer": "adam"}
+    if weight_decay:
+        optimizer = {"optimizer": keras.optimizers.AdamW,
+                     "optimizer__weight_decay": float(weight_decay)}
+    loss = {"loss": "binary_crossentropy"}
+    if label_smoothing:
+        loss = {"loss": keras.losses.BinaryCrossentropy,
+                "loss__label_smoothing": float(label_smoothing)}
     wrapper = KerasClassifier(
         model=functools.partial(_build_and_compile, build_fn=build_fn, build_kwargs=build_kwargs),
-        loss=loss,
-        optimizer="adam",
-        optimizer__learning_rate=float(learning_rate),
+        **loss,
+        **optimizer,
+        optimizer__learning_rate=learning_rate,
         metrics=["accuracy"],
         random_state=random_state,
         verbose=0,
     )
-    return wrapper.initialize(X_probe, y_probe)
+    determinism = _op_determinism()
+    wrapper = wrapper.initialize(X_probe, y_probe)
+    if _op_determinism() and not determinism:
+        # scikeras' seeded build turns TensorFlow's op determinism on and, as it
+        # sets TF_DETERMINISTIC_OPS first, mistakes it for already on and leaves
+        # it on for the whole process (slower ops, and Keras refuses XLA).
+        _set_op_determinism(False)
+    if jit_compile:
+        wrapper.model_.jit_compile = True
+    return wrapper
+
+
+def _op_determinism() -> bool:
+    from tensorflow.python.framework import config
+
+    return bool(config.is_op_determinism_enabled())
+
+
+def _set_op_determinism(enabled: bool) -> None:
+    import tensorflow as tf
+
+    if enabled:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        tf.config.experimental.disable_op_determinism()
 
 
 class EpochLogger(keras.callbacks.Callback):
@@ -115,12 +152,40 @@ def wrap_fitted_model(model, *, X_probe, y_probe) -> KerasClassifier:
     return KerasClassifier(model=model, verbose=0).initialize(X_probe, y_probe)
 
 
-def set_learning_rate(model, learning_rate: float) -> None:
-    """Set the compiled optimizer's learning rate (for a warm start)."""
-    model.optimizer.learning_rate.assign(float(learning_rate))
+def learning_rate(value: float, schedule: str, epochs: int, steps_per_epoch: int):
+    """The optimizer's learning rate: ``value``, or a schedule peaking at ``value``.
+
+    ``"cosine"``: linear warm-up from 0 over the first epoch (when there are at
+    least two), then a cosine decay to 1 % of ``value`` at the end of the last one.
+    """
+    if schedule == "constant":
+        return float(value)
+    warmup = steps_per_epoch if epochs > 1 else 0
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else float(value),
+        decay_steps=max(1, (epochs * steps_per_epoch) - warmup),
+        alpha=0.01,
+        warmup_target=float(value) if warmup else None,
+        warmup_steps=warmup,
+    )
 
 
-def recompile(model, learning_rate: float) -> None:
+def set_learning_rate(model, learning_rate) -> None:
+    """Set the compiled optimizer's learning rate or schedule (for a warm start).
+
+    A float replaces a float in place, keeping the optimizer's state; a
+    schedule, or a float replacing a schedule, needs a new optimizer
+    (:func:`recompile`), since Keras fixes that choice when it builds one.
+    """
+    schedule_cls = keras.optimizers.schedules.LearningRateSchedule
+    if isinstance(learning_rate, schedule_cls) or isinstance(
+            model.optimizer._learning_rate, schedule_cls):
+        recompile(model, learning_rate)
+    else:
+        model.optimizer.learning_rate.assign(float(learning_rate))
+
+
+def recompile(model, learning_rate) -> None:
     """Compile ``model`` again with a new optimizer at ``learning_rate``.
 
     Needed after changing which layers are trainable (Keras gathers them when
@@ -131,7 +196,9 @@ def recompile(model, learning_rate: float) -> None:
     """
     config = dict(model.get_compile_config())
     optimizer = keras.optimizers.get(config["optimizer"])
-    optimizer_config = {**optimizer.get_config(), "learning_rate": float(learning_rate)}
+    if not isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        learning_rate = float(learning_rate)
+    optimizer_config = {**optimizer.get_config(), "learning_rate": learning_rate}
     config["optimizer"] = keras.optimizers.serialize(
         type(optimizer).from_config(optimizer_config))
     model.compile_from_config(config)

@@ -240,6 +240,8 @@ def load(path: str | os.PathLike):
     clf.model_ = model
     clf.keras_classifier_ = backend.wrap_fitted_model(
         model, X_probe=np.zeros((2, *clf.input_shape_), np.float32), y_probe=clf.classes_)
+    if clf.jit_compile:  # Keras saves the compile arguments, not this later setting
+        model.jit_compile = True
     if not meta["steps"]:
         return clf
     steps = [(name, _STEPS[kind](**_restore_params(params)))

