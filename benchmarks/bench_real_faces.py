@@ -144,12 +144,15 @@ def run_row(name: str, data: Path, epochs: int | None) -> dict:
     out: dict = {"row": name, "n_train": len(train_paths), "n_val": len(val_paths)}
 
     if name == "memory":
-        many = np.tile(np.asarray(train_paths, dtype=object), -(-50_000 // len(train_paths)))
+        repeat = -(-50_000 // len(train_paths))
+        order = np.random.default_rng(SEED).permutation(repeat * len(train_paths))
+        many = np.tile(np.asarray(train_paths, dtype=object), repeat)[order]
+        many_labels = np.tile(np.asarray(train_labels, dtype=object), repeat)[order]
         for n in (5_000, 50_000):
             clf = HappySadClassifier(image_size=(128, 128), conv_filters=(8, 16), dense_units=16,
                                      epochs=1, batch_size=64, random_state=SEED)
             start = time.perf_counter()
-            clf.fit(many[:n], np.tile(train_labels, -(-50_000 // len(train_labels)))[:n])
+            clf.fit(many[:n], many_labels[:n])
             out[f"fit_s_{n}"] = time.perf_counter() - start
             out[f"rss_mb_after_{n}"] = _peak_rss_mb()
         return out
@@ -197,7 +200,8 @@ def run_row(name: str, data: Path, epochs: int | None) -> dict:
 
     y_val = np.searchsorted(classes, val_labels)
     y_pred = (proba(val_paths) > 0.5).astype(int)
-    precision, recall, f1, _ = precision_recall_fscore_support(y_val, y_pred, labels=[0, 1])
+    precision, recall, f1, _ = precision_recall_fscore_support(y_val, y_pred, labels=[0, 1],
+                                                               zero_division=0)
     out.update(
         accuracy=accuracy_score(y_val, y_pred),
         balanced_accuracy=balanced_accuracy_score(y_val, y_pred),
@@ -230,8 +234,16 @@ def _peak_rss_mb() -> float:
 
 
 # ------------------------------------------------------------------ driver
-def run_child(name: str, data: Path, epochs: int | None) -> dict:
-    """Run one row in a fresh Python; add its peak RSS (``os.wait4``) to its figures."""
+def run_child(name: str, data: Path, epochs: int | None, keep: Path | None) -> dict | None:
+    """Run one row in a fresh Python; add its peak RSS (``os.wait4``) to its figures.
+
+    With ``keep``, the row's figures are also written to ``keep/NAME.json`` as
+    soon as it ends, and a row already there is read instead of run again, so
+    a failure late in a long run loses nothing. A failed row gives ``None``.
+    """
+    if keep is not None and (keep / f"{name}.json").exists():
+        print(f"row {name}: reusing {keep / (name + '.json')}", flush=True)
+        return json.loads((keep / f"{name}.json").read_text())
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         result = fh.name
     cmd = [sys.executable, __file__, "--child", name, "--data", str(data), "--result", result]
@@ -241,11 +253,16 @@ def run_child(name: str, data: Path, epochs: int | None) -> dict:
     proc = subprocess.Popen(cmd)
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"row {name!r} failed (exit {os.waitstatus_to_exitcode(status)})")
+        print(f"row {name!r} FAILED (exit {os.waitstatus_to_exitcode(status)}); going on",
+              file=sys.stderr, flush=True)
+        return None
     with open(result) as fh:
         figures = json.load(fh)
     os.unlink(result)
     figures["peak_rss_mb"] = usage.ru_maxrss / 1024
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        (keep / f"{name}.json").write_text(json.dumps(figures, default=float))
     return figures
 
 
@@ -333,6 +350,8 @@ def main(argv=None) -> int:
     parser.add_argument("--write", metavar="MD", help="write the table into this Markdown file")
     parser.add_argument("--plot", metavar="PNG", help="write curves and confusion matrices")
     parser.add_argument("--json", metavar="FILE", help="write every figure as JSON")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="save each row's figures in DIR as it ends; reuse rows found there")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -345,7 +364,10 @@ def main(argv=None) -> int:
             json.dump(figures, fh, default=float)
         return 0
 
-    results = [run_child(name, args.data, args.epochs) for name in args.rows.split(",")]
+    results = [r for name in args.rows.split(",")
+               if (r := run_child(name, args.data, args.epochs, args.keep)) is not None]
+    order = {name: i for i, name in enumerate(ROWS)}
+    results.sort(key=lambda r: order[r["row"]])
     text = table(results)
     header = (f"{datetime.date.today()} on {platform.machine()}, {os.cpu_count()} CPU cores, "
               f"Python {platform.python_version()}; train {results[0]['n_train']:,} / val "
