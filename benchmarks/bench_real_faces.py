@@ -323,7 +323,7 @@ def plot(results: list[dict], path: str) -> None:
         for key in ("accuracy", "val_accuracy"):
             if r["history"].get(key):
                 ax.plot(range(1, len(r["history"][key]) + 1), r["history"][key], marker=".",
-                        label="train (augmented)" if key == "accuracy" else "held-out part of train")
+                        label="train" if key == "accuracy" else "held-out part of train")
         ax.axhline(r["accuracy"], color="k", ls="--", lw=1, label=f"val folder {r['accuracy']:.3f}")
         ax.set(title=r["row"], xlabel="epoch", ylabel="accuracy", ylim=(0.5, 1.0))
         ax.legend(fontsize=7, loc="lower right")
