@@ -19,11 +19,8 @@ configuration (``bench_real_faces.py``) shows what a full run reaches.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,9 +29,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _driver import DATA, have_data, machine, run_child  # noqa: E402
 from bench_synthetic import write_section  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "fer2013-happy-sad"
 NETWORKS = {
     "seed": {"architecture": "seed"},
     "vgg": {"architecture": "vgg", "conv_filters": (32, 64, 128, 256)},
@@ -106,34 +103,30 @@ def main(argv=None) -> int:
     parser.add_argument("--networks", default=",".join(NETWORKS))
     parser.add_argument("--write", metavar="MD")
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="save each network's figures in DIR as it ends; reuse those there")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if not (args.data / "train").is_dir():
-        print(f"no data at {args.data}: nothing to benchmark", file=sys.stderr)
+    if not have_data(args.data):
         return 2
     if args.child:
         with open(args.result, "w") as fh:
             json.dump(run_network(args.child, args.data, args.budget), fh)
         return 0
-    results = []
-    for name in args.networks.split(","):
-        print(f"[{time.strftime('%H:%M:%S')}] {name} ...", flush=True)
-        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
-            result = fh.name
-        subprocess.run([sys.executable, __file__, "--child", name, "--data", str(args.data),
-                        "--budget", str(args.budget), "--result", result], check=True)
-        with open(result) as fh:
-            results.append(json.load(fh))
-        os.unlink(result)
+    child_args = ["--data", str(args.data), "--budget", str(args.budget)]
+    results = [r for name in args.networks.split(",")
+               if (r := run_child(__file__, name, child_args, args.keep)) is not None]
+    if not results:
+        print("every network failed", file=sys.stderr)
+        return 1
     lines = [f"{'network':<16}{'input':>7}{'params':>12}{'epochs':>8}{'val acc':>9}"
              f"{'bal acc':>9}{'file MB':>9}{'predict img/s':>15}"]
     for r in results:
         lines.append(f"{r['network']:<16}{r['image_size'][0]:>7}{r['params']:>12,}"
                      f"{r['epochs']:>8.2f}{r['accuracy']:>9.3f}{r['balanced_accuracy']:>9.3f}"
                      f"{r['file_mb']:>9.1f}{r['predict_img_s']:>15.0f}")
-    header = (f"{datetime.date.today()} on {platform.machine()}, {os.cpu_count()} CPU cores, "
-              f"Python {platform.python_version()}; training budget {args.budget:.0f} s each "
+    header = (f"{machine()}; training budget {args.budget:.0f} s each "
               f"(wall time incl. the input pipeline); val {_count(args.data / 'val'):,} images")
     text = header + "\n\n" + "\n".join(lines)
     print(text)

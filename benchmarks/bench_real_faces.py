@@ -20,7 +20,11 @@ own process so that its peak memory is its own:
 For each: validation accuracy, balanced accuracy, precision/recall/F1 per class,
 training wall time and images/s, prediction images/s from file paths (decode,
 resize and inference; the val paths four times over) with the share of that
-time a single thread spends decoding, and peak RSS. Run::
+time a single thread spends decoding, prediction images/s of the network alone
+on the same images decoded beforehand ("net img/s": the ceiling for the
+from-paths figure), and peak RSS. Every row predicts through the same loop
+(``skmood._sequence.predict_batches``: two threads decode ahead of the
+network). Run::
 
     python benchmarks/bench_real_faces.py --write docs/benchmarks.md \\
         --plot docs/_static/bench_real_faces.png
@@ -31,11 +35,8 @@ time a single thread spends decoding, and peak RSS. Run::
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,9 +45,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _driver import DATA, have_data, machine, run_child  # noqa: E402
 from bench_synthetic import write_section  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "fer2013-happy-sad"
 ROWS = ("keras", "default", "recommended", "fer", "memory")
 SEED = 0
 #: Prediction throughput is measured on the val paths this many times over.
@@ -62,24 +63,37 @@ def _sequence(paths, image_size, color_mode, **kw):
                          image_size=image_size, color_mode=color_mode, **kw)
 
 
-def _decode_seconds(paths, image_size, color_mode) -> float:
-    """One thread decoding and resizing ``paths`` batch by batch (no network)."""
+def _decode(paths, image_size, color_mode) -> tuple[float, np.ndarray]:
+    """Seconds for one thread to decode and resize ``paths`` (no network), and the images."""
     seq = _sequence(paths, image_size, color_mode, batch_size=256)
     start = time.perf_counter()
-    for i in range(len(seq)):
-        seq[i]
-    return time.perf_counter() - start
+    images = [seq[i][0] for i in range(len(seq))]
+    return time.perf_counter() - start, np.concatenate(images)
+
+
+def _predict(model, paths, image_size):
+    """A Keras model's outputs on grayscale ``paths``, through skmood's prediction loop."""
+    from skmood._sequence import predict_batches
+
+    seq = _sequence(paths, image_size, "grayscale", batch_size=256, workers=2)
+    return predict_batches(model.predict_on_batch, seq, workers=2)
 
 
 def _predict_speed(predict, paths, image_size, color_mode) -> dict:
-    """Images/s of ``predict(paths)`` on the paths repeated, and the decoding share."""
+    """Images/s of ``predict`` from the paths (repeated) and from the same images
+    decoded beforehand (the network's own speed), and the decoding share."""
     many = np.tile(np.asarray(paths, dtype=object), PREDICT_REPEAT)
     predict(many[:512])  # warm up: tracing, thread pools
     start = time.perf_counter()
     predict(many)
     seconds = time.perf_counter() - start
-    decode = _decode_seconds(many, image_size, color_mode)
-    return {"predict_img_s": len(many) / seconds, "decode_share": decode / seconds}
+    decode, images = _decode(many, image_size, color_mode)
+    predict(images[:512])
+    start = time.perf_counter()
+    predict(images)
+    network = time.perf_counter() - start
+    return {"predict_img_s": len(many) / seconds, "decode_share": decode / seconds,
+            "network_img_s": len(many) / network}
 
 
 def _plain_keras(train_paths, y_train, epochs):
@@ -108,8 +122,7 @@ def _plain_keras(train_paths, y_train, epochs):
     fit_s = time.perf_counter() - start
 
     def proba(paths):
-        seq = _sequence(paths, (48, 48), "grayscale", batch_size=256, workers=2)
-        return model.predict(seq, verbose=0)[:, 0]
+        return _predict(model, paths, (48, 48))[:, 0]
 
     return model, history, fit_s, proba, len(train_paths) * epochs
 
@@ -166,8 +179,7 @@ def run_row(name: str, data: Path, epochs: int | None) -> dict:
         happy, sad = 3, 4  # fer's outputs: angry, disgust, fear, happy, sad, surprise, neutral
 
         def proba(paths):
-            seq = _sequence(paths, (64, 64), "grayscale", batch_size=256, workers=2)
-            scores = model.predict(seq, verbose=0)
+            scores = _predict(model, paths, (64, 64))
             return scores[:, sad] / (scores[:, happy] + scores[:, sad])
 
         history, fit_s, seen, size, color = {}, None, 0, (64, 64), "grayscale"
@@ -191,12 +203,13 @@ def run_row(name: str, data: Path, epochs: int | None) -> dict:
             return clf.predict_proba(paths)[:, 1]
 
         size, color = tuple(clf.image_size), clf.color_mode
-        if clf.flip_averaging:  # what flip averaging buys, measured on the same network
-            clf.set_params(flip_averaging=False)
-            y_plain = (proba(val_paths) > 0.5).astype(int)
-            out["accuracy_no_flip_averaging"] = accuracy_score(
-                np.searchsorted(classes, val_labels), y_plain)
-            clf.set_params(flip_averaging=True)
+        if name == "recommended":  # what flip averaging (twice the prediction work) buys
+            flip = not clf.flip_averaging
+            clf.set_params(flip_averaging=flip)
+            y_other = (proba(val_paths) > 0.5).astype(int)
+            out["accuracy_flip_averaging" if flip else "accuracy_no_flip_averaging"] = \
+                accuracy_score(np.searchsorted(classes, val_labels), y_other)
+            clf.set_params(flip_averaging=not flip)
 
     y_val = np.searchsorted(classes, val_labels)
     y_pred = (proba(val_paths) > 0.5).astype(int)
@@ -234,38 +247,6 @@ def _peak_rss_mb() -> float:
 
 
 # ------------------------------------------------------------------ driver
-def run_child(name: str, data: Path, epochs: int | None, keep: Path | None) -> dict | None:
-    """Run one row in a fresh Python; add its peak RSS (``os.wait4``) to its figures.
-
-    With ``keep``, the row's figures are also written to ``keep/NAME.json`` as
-    soon as it ends, and a row already there is read instead of run again, so
-    a failure late in a long run loses nothing. A failed row gives ``None``.
-    """
-    if keep is not None and (keep / f"{name}.json").exists():
-        print(f"row {name}: reusing {keep / (name + '.json')}", flush=True)
-        return json.loads((keep / f"{name}.json").read_text())
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
-        result = fh.name
-    cmd = [sys.executable, __file__, "--child", name, "--data", str(data), "--result", result]
-    if epochs:
-        cmd += ["--epochs", str(epochs)]
-    print(f"[{time.strftime('%H:%M:%S')}] row {name} ...", flush=True)
-    proc = subprocess.Popen(cmd)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        print(f"row {name!r} FAILED (exit {os.waitstatus_to_exitcode(status)}); going on",
-              file=sys.stderr, flush=True)
-        return None
-    with open(result) as fh:
-        figures = json.load(fh)
-    os.unlink(result)
-    figures["peak_rss_mb"] = usage.ru_maxrss / 1024
-    if keep is not None:
-        keep.mkdir(parents=True, exist_ok=True)
-        (keep / f"{name}.json").write_text(json.dumps(figures, default=float))
-    return figures
-
-
 def _fmt(value, spec: str, missing: str = "-") -> str:
     return missing if value is None else format(value, spec)
 
@@ -275,7 +256,8 @@ def table(results: list[dict]) -> str:
     names = {"keras": "1 plain Keras, recipe", "default": "2 skmood default",
              "recommended": "3 skmood recommended", "fer": "4 fer (pretrained)"}
     lines = [f"{'model':<23}{'params':>10}{'epochs':>7}{'val acc':>8}{'bal acc':>8}"
-             f"{'train s':>9}{'train img/s':>12}{'predict img/s':>14}{'decode':>7}{'RSS MB':>8}"]
+             f"{'train s':>9}{'train img/s':>12}{'predict img/s':>14}{'decode':>7}"
+             f"{'net img/s':>10}{'RSS MB':>8}"]
     for r in results:
         if r["row"] == "memory":
             continue
@@ -283,7 +265,8 @@ def table(results: list[dict]) -> str:
             f"{names[r['row']]:<23}{r['params']:>10,}{r['epochs']:>7}{r['accuracy']:>8.3f}"
             f"{r['balanced_accuracy']:>8.3f}{_fmt(r['fit_s'], '.0f'):>9}"
             f"{_fmt(r['train_img_s'], '.0f'):>12}{r['predict_img_s']:>14.0f}"
-            f"{r['decode_share']:>7.0%}{r['peak_rss_mb']:>8.0f}")
+            f"{r['decode_share']:>7.0%}{_fmt(r.get('network_img_s'), '.0f'):>10}"
+            f"{r['peak_rss_mb']:>8.0f}")
     lines.append("")
     lines.append(f"{'per class (P / R / F1)':<23}" + "".join(
         f"{c:>24}" for c in results[0].get("classes", ["happy", "sad"])))
@@ -299,9 +282,11 @@ def table(results: list[dict]) -> str:
                      " (skmood default vs plain Keras, same network and pipeline)")
     if "recommended" in by:
         r = by["recommended"]
-        lines.append(f"recommended without flip averaging: val acc "
-                     f"{r.get('accuracy_no_flip_averaging', float('nan')):.3f}; model file "
-                     f"{r.get('file_mb', float('nan')):.1f} MB")
+        for key, label in (("accuracy_flip_averaging", "with"),
+                           ("accuracy_no_flip_averaging", "without")):
+            if key in r:
+                lines.append(f"recommended {label} test-time flip averaging: val acc {r[key]:.3f}")
+        lines.append(f"recommended model file: {r.get('file_mb', float('nan')):.1f} MB")
     if "memory" in by:
         m = by["memory"]
         lines.append(f"bounded memory: 1 epoch at 128x128 RGB (small network): 5,000 paths "
@@ -355,8 +340,7 @@ def main(argv=None) -> int:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if not (args.data / "train").is_dir():
-        print(f"no data at {args.data}: nothing to benchmark", file=sys.stderr)
+    if not have_data(args.data):
         return 2
     if args.child:
         figures = run_row(args.child, args.data, args.epochs)
@@ -364,13 +348,13 @@ def main(argv=None) -> int:
             json.dump(figures, fh, default=float)
         return 0
 
+    child_args = ["--data", str(args.data)] + (["--epochs", str(args.epochs)] if args.epochs else [])
     results = [r for name in args.rows.split(",")
-               if (r := run_child(name, args.data, args.epochs, args.keep)) is not None]
+               if (r := run_child(__file__, name, child_args, args.keep)) is not None]
     order = {name: i for i, name in enumerate(ROWS)}
     results.sort(key=lambda r: order[r["row"]])
     text = table(results)
-    header = (f"{datetime.date.today()} on {platform.machine()}, {os.cpu_count()} CPU cores, "
-              f"Python {platform.python_version()}; train {results[0]['n_train']:,} / val "
+    header = (f"{machine()}; train {results[0]['n_train']:,} / val "
               f"{results[0]['n_val']:,} images")
     print(header + "\n\n" + text)
     if args.json:

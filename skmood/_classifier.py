@@ -676,8 +676,12 @@ shape (n_samples, height, width, channels)
         seq = self._sequence(split, batch_size=_PREDICT_BATCH_SIZE, on_error=self.on_error,
                              mirror=bool(self.flip_averaging),
                              pad=bool(getattr(self.model_, "jit_compile", False)))
-        out = seq.collect(np.asarray(self.model_.predict(seq, verbose=min(int(self.verbose), 2)),
-                                     dtype=np.float64))
+        from . import _keras_backend as backend
+        from ._sequence import predict_batches
+
+        raw = predict_batches(self.model_.predict_on_batch, seq, workers=seq.workers,
+                              progress=backend.progress_bar(len(seq), self.verbose))
+        out = seq.collect(np.asarray(raw, dtype=np.float64))
         if out.ndim == 1 or out.shape[1] == 1:
             p = out.reshape(-1)
             proba = np.column_stack([1.0 - p, p])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from collections.abc import Callable
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -30,11 +31,20 @@ __all__ = [
     "PyDataset",
     "keras",
     "make_keras_classifier",
+    "progress_bar",
     "recompile",
     "set_random_seed",
 ]
 
 PyDataset = keras.utils.PyDataset
+
+
+def progress_bar(n_steps: int, verbose) -> "Callable[[int], None] | None":
+    """A Keras progress bar's update function for ``n_steps``, or None when quiet."""
+    if not verbose or n_steps == 0:
+        return None
+    bar = keras.utils.Progbar(n_steps, verbose=1 if int(verbose) == 1 else 2)
+    return bar.update
 
 
 def set_random_seed(seed: int) -> None:

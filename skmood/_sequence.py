@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -193,3 +195,33 @@ class ImageSequence(PyDataset):
         self._epoch += 1
         if self.shuffle:
             self._rng.shuffle(self._order)
+
+
+def predict_batches(predict_on_batch, seq: ImageSequence, *, workers: int = 1,
+                    progress=None) -> np.ndarray:
+    """Run ``predict_on_batch`` over every batch of ``seq``; concatenate the outputs.
+
+    ``workers`` threads load the next batches while the network runs on the
+    current one (decoding releases the GIL), so decoding overlaps inference.
+    Calling the network batch by batch skips the generic input adapter of
+    ``Model.predict``, which costs about a fifth of the throughput of a small
+    network (``docs/benchmarks.md``). ``progress``, if given, is called with the
+    number of batches done.
+    """
+    n_batches = len(seq)
+    outputs = []
+    with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
+        pending = deque(pool.submit(seq.__getitem__, i)
+                        for i in range(min(n_batches, max(1, int(workers)) + 1)))
+        next_index = len(pending)
+        while pending:
+            x = pending.popleft().result()[0]
+            if next_index < n_batches:
+                pending.append(pool.submit(seq.__getitem__, next_index))
+                next_index += 1
+            outputs.append(np.asarray(predict_on_batch(x)))
+            if progress is not None:
+                progress(len(outputs))
+    if not outputs:
+        return np.empty((0, 1), np.float32)
+    return np.concatenate(outputs)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import skmood._sequence as sequence
 from skmood._validation import check_images
+from skmood.exceptions import ImageReadError
 
 
 def _spy_on_decoding(monkeypatch):
@@ -64,3 +66,46 @@ def test_prediction_keeps_the_input_order(face_paths, make_clf):
     forward = clf.predict_proba(paths)
     backward = clf.predict_proba(paths[::-1])
     np.testing.assert_allclose(backward, forward[::-1], atol=1e-6)
+
+
+def test_prediction_loads_batches_ahead_in_order_and_reports_progress(face_paths):
+    # Two threads decode ahead of the network, yet outputs come back in the
+    # order of the batches, whatever order the threads finish in.
+    paths, _ = face_paths
+    seq = sequence.ImageSequence(check_images(paths, "test"), image_size=(16, 16),
+                                 color_mode="grayscale", batch_size=5, workers=2)
+    done = []
+    means = sequence.predict_batches(lambda x: x.mean(axis=(1, 2, 3))[:, None], seq,
+                                     workers=2, progress=done.append)
+    expected = np.concatenate([seq[i][0].mean(axis=(1, 2, 3)) for i in range(len(seq))])
+    np.testing.assert_allclose(means[:, 0], expected)
+    assert done == [1, 2, 3, 4, 5]
+
+
+def test_prediction_decodes_a_bounded_number_of_batches_ahead(face_paths, monkeypatch):
+    # Memory stays bounded: while the network works on batch i, at most
+    # ``workers + 1`` later batches have been decoded.
+    paths, _ = face_paths
+    calls = _spy_on_decoding(monkeypatch)
+    seq = sequence.ImageSequence(check_images(paths, "test"), image_size=(16, 16),
+                                 color_mode="rgb", batch_size=4)
+    decoded_when_called = []
+
+    def network(x):
+        decoded_when_called.append(len(calls))
+        return np.zeros((len(x), 1))
+
+    sequence.predict_batches(network, seq, workers=1)
+    for batch, decoded in enumerate(decoded_when_called):
+        assert decoded <= 4 * (batch + 3)
+
+
+def test_prediction_of_an_unreadable_file_names_it(face_paths, tmp_path):
+    paths, _ = face_paths
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    with_broken = np.append(paths, str(broken))
+    seq = sequence.ImageSequence(check_images(with_broken, "test"), image_size=(16, 16),
+                                 color_mode="rgb", batch_size=5, workers=2)
+    with pytest.raises(ImageReadError, match="broken.jpg"):
+        sequence.predict_batches(lambda x: np.zeros((len(x), 1)), seq, workers=2)

@@ -1,0 +1,65 @@
+"""What the real-faces benchmark scripts share (private to ``benchmarks/``).
+
+The data folder, the header that says where and when a table was measured, and
+running each measurement in a fresh Python process, so that one model's peak
+memory, TensorFlow state and compiled functions never leak into the next.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "fer2013-happy-sad"
+
+
+def have_data(data: Path) -> bool:
+    """True when ``data/train`` exists; otherwise say so on stderr."""
+    if (data / "train").is_dir():
+        return True
+    print(f"no data at {data}: nothing to benchmark", file=sys.stderr)
+    return False
+
+
+def machine() -> str:
+    """Today's date, the machine and Python, for a table's header."""
+    return (f"{datetime.date.today()} on {platform.machine()}, {os.cpu_count()} CPU cores, "
+            f"Python {platform.python_version()}")
+
+
+def run_child(script: str, name: str, args: list[str], keep: Path | None = None) -> dict | None:
+    """Run ``script --child NAME ARGS --result FILE`` in a fresh Python.
+
+    Returns the figures the child wrote as JSON to ``FILE``, plus its peak RSS
+    in MB (``os.wait4``). With ``keep``, the figures are also written to
+    ``keep/NAME.json`` as soon as the child ends, and a measurement already
+    there is read instead of run again, so a failure late in a long run loses
+    nothing. A failed child gives ``None`` (and a message), not an exception.
+    """
+    if keep is not None and (keep / f"{name}.json").exists():
+        print(f"{name}: reusing {keep / (name + '.json')}", flush=True)
+        return json.loads((keep / f"{name}.json").read_text())
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        result = fh.name
+    print(f"[{time.strftime('%H:%M:%S')}] {name} ...", flush=True)
+    proc = subprocess.Popen([sys.executable, script, "--child", name, *args, "--result", result])
+    _, status, usage = os.wait4(proc.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        print(f"{name!r} FAILED (exit {code}); going on", file=sys.stderr, flush=True)
+        return None
+    with open(result) as fh:
+        figures = json.load(fh)
+    os.unlink(result)
+    figures["peak_rss_mb"] = usage.ru_maxrss / 1024
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        (keep / f"{name}.json").write_text(json.dumps(figures, default=float))
+    return figures
