@@ -76,7 +76,7 @@ def _predict(model, paths, image_size):
     from skmood._sequence import predict_batches
 
     seq = _sequence(paths, image_size, "grayscale", batch_size=256, workers=2)
-    return predict_batches(model.predict_on_batch, seq, workers=2)
+    return predict_batches(model.predict_on_batch, seq)
 
 
 def _predict_speed(predict, paths, image_size, color_mode) -> dict:

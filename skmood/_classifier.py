@@ -679,7 +679,7 @@ shape (n_samples, height, width, channels)
         from . import _keras_backend as backend
         from ._sequence import predict_batches
 
-        raw = predict_batches(self.model_.predict_on_batch, seq, workers=seq.workers,
+        raw = predict_batches(self.model_.predict_on_batch, seq,
                               progress=backend.progress_bar(len(seq), self.verbose))
         out = seq.collect(np.asarray(raw, dtype=np.float64))
         if out.ndim == 1 or out.shape[1] == 1:

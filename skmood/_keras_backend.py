@@ -39,7 +39,7 @@ __all__ = [
 PyDataset = keras.utils.PyDataset
 
 
-def progress_bar(n_steps: int, verbose) -> "Callable[[int], None] | None":
+def progress_bar(n_steps: int, verbose) -> Callable[[int], None] | None:
     """A Keras progress bar's update function for ``n_steps``, or None when quiet."""
     if not verbose or n_steps == 0:
         return None

@@ -197,22 +197,20 @@ class ImageSequence(PyDataset):
             self._rng.shuffle(self._order)
 
 
-def predict_batches(predict_on_batch, seq: ImageSequence, *, workers: int = 1,
-                    progress=None) -> np.ndarray:
+def predict_batches(predict_on_batch, seq: ImageSequence, *, progress=None) -> np.ndarray:
     """Run ``predict_on_batch`` over every batch of ``seq``; concatenate the outputs.
 
-    ``workers`` threads load the next batches while the network runs on the
-    current one (decoding releases the GIL), so decoding overlaps inference.
-    Calling the network batch by batch skips the generic input adapter of
-    ``Model.predict``, which costs about a fifth of the throughput of a small
-    network (``docs/benchmarks.md``). ``progress``, if given, is called with the
-    number of batches done.
+    ``seq.workers`` threads load the next batches while the network runs on the
+    current one (decoding releases the GIL), so decoding overlaps inference;
+    at most ``seq.workers + 1`` batches wait decoded. Calling the network batch
+    by batch also skips the generic input adapter of ``Model.predict``.
+    ``progress``, if given, is called with the number of batches done.
     """
-    n_batches = len(seq)
+    n_batches, workers = len(seq), max(1, int(seq.workers))
     outputs = []
-    with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = deque(pool.submit(seq.__getitem__, i)
-                        for i in range(min(n_batches, max(1, int(workers)) + 1)))
+                        for i in range(min(n_batches, workers + 1)))
         next_index = len(pending)
         while pending:
             x = pending.popleft().result()[0]

@@ -76,7 +76,7 @@ def test_prediction_loads_batches_ahead_in_order_and_reports_progress(face_paths
                                  color_mode="grayscale", batch_size=5, workers=2)
     done = []
     means = sequence.predict_batches(lambda x: x.mean(axis=(1, 2, 3))[:, None], seq,
-                                     workers=2, progress=done.append)
+                                     progress=done.append)
     expected = np.concatenate([seq[i][0].mean(axis=(1, 2, 3)) for i in range(len(seq))])
     np.testing.assert_allclose(means[:, 0], expected)
     assert done == [1, 2, 3, 4, 5]
@@ -95,7 +95,7 @@ def test_prediction_decodes_a_bounded_number_of_batches_ahead(face_paths, monkey
         decoded_when_called.append(len(calls))
         return np.zeros((len(x), 1))
 
-    sequence.predict_batches(network, seq, workers=1)
+    sequence.predict_batches(network, seq)  # seq.workers == 1
     for batch, decoded in enumerate(decoded_when_called):
         assert decoded <= 4 * (batch + 3)
 
@@ -108,4 +108,4 @@ def test_prediction_of_an_unreadable_file_names_it(face_paths, tmp_path):
     seq = sequence.ImageSequence(check_images(with_broken, "test"), image_size=(16, 16),
                                  color_mode="rgb", batch_size=5, workers=2)
     with pytest.raises(ImageReadError, match="broken.jpg"):
-        sequence.predict_batches(lambda x: np.zeros((len(x), 1)), seq, workers=2)
+        sequence.predict_batches(lambda x: np.zeros((len(x), 1)), seq)
