@@ -14,11 +14,13 @@ def recommended_params(**overrides: Any) -> dict[str, Any]:
     benchmark on FER2013 happy/sad faces measured (see the benchmarks page for
     its accuracy, training time and throughput, and the user guide on
     architectures for what each part buys): a VGG-style network with batch
-    norm (``architecture="vgg"``, 1.2 million parameters) on 48x48 grayscale
+    norm (``architecture="vgg"``, 0.66 million parameters) on 48x48 grayscale
     input, mirror/rotation/zoom/shift augmentation, AdamW with weight decay
     and a cosine learning-rate schedule, label smoothing, XLA compilation,
-    10 % of the training images held out to report validation scores each
-    epoch, and test-time flip averaging.
+    and 10 % of the training images held out to report validation scores
+    each epoch. Test-time flip averaging is available
+    (``flip_averaging=True``) but off: it doubles the prediction cost for a
+    gain within the run-to-run noise.
 
     Parameters
     ----------
@@ -41,7 +43,7 @@ def recommended_params(**overrides: Any) -> dict[str, Any]:
         "architecture": "vgg",
         "image_size": (48, 48),
         "color_mode": "grayscale",
-        "conv_filters": (32, 64, 128, 256),
+        "conv_filters": (24, 48, 96, 192),
         "blocks_per_stage": 2,
         "dropout": 0.4,
         "rotation": 15.0,
@@ -52,11 +54,11 @@ def recommended_params(**overrides: Any) -> dict[str, Any]:
         "lr_schedule": "cosine",
         "weight_decay": 5e-4,
         "label_smoothing": 0.05,
-        "epochs": 15,
+        "epochs": 16,
         "batch_size": 64,
         "jit_compile": True,
         "validation_split": 0.1,
-        "flip_averaging": True,
+        "flip_averaging": False,
     }
     from ._classifier import HappySadClassifier
 

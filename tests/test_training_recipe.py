@@ -178,7 +178,7 @@ def test_recommended_params_fit_on_small_faces(face_pixels):
     params = recommended_params(image_size=(16, 16), conv_filters=(4, 8), blocks_per_stage=1,
                                 epochs=1, batch_size=32, random_state=0)
     clf = HappySadClassifier(**params).fit(X, y)
-    assert clf.model_.jit_compile is True and clf.flip_averaging
+    assert clf.model_.jit_compile is True and not clf.flip_averaging
     assert set(clf.history_) >= {"loss", "val_loss", "val_accuracy"}  # 10 % held out
     proba = clf.predict_proba(X[:5])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
@@ -190,8 +190,8 @@ def test_cli_train_with_the_preset_and_overrides(face_folder, tmp_path, capsys):
     out = tmp_path / "m.skmood"
     assert main(["train", str(face_folder), "-o", str(out), "--preset", "recommended",
                  "--image-size", "16", "16", "--conv-filters", "4", "8",
-                 "--blocks-per-stage", "1", "--epochs", "1", "--no-flip-averaging"]) == 0
+                 "--blocks-per-stage", "1", "--epochs", "1", "--flip-averaging"]) == 0
     clf = skmood.load(out)
     assert clf.architecture == "vgg" and clf.lr_schedule == "cosine"  # from the preset
-    assert clf.conv_filters == (4, 8) and clf.flip_averaging is False  # the overrides
+    assert clf.conv_filters == (4, 8) and clf.flip_averaging is True  # the overrides
     assert clf.n_iter_ == 1 and "model saved" in capsys.readouterr().out
