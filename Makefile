@@ -7,7 +7,7 @@ STAMP := $(VENV)/.skmood-installed
 # Quiet TensorFlow's C++ start-up logging in everything make runs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-fast test-oldest bench bench-serve bench-real bench-arch docs clean
+.PHONY: demo test test-fast test-oldest bench bench-serve bench-real bench-arch bench-arch-long bench-recipe docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,13 @@ bench-real: $(STAMP)
 
 bench-arch: $(STAMP)
 	$(PY) benchmarks/bench_architectures.py --budget 150 --write docs/benchmarks.md
+
+bench-recipe: $(STAMP)
+	$(PY) benchmarks/bench_recipe.py --epochs 4 --write docs/benchmarks.md
+
+bench-arch-long: $(STAMP)
+	$(PY) benchmarks/bench_architectures.py --budget 600 --networks seed,vgg,resnet,inception \
+		--section bench_architectures_long --write docs/benchmarks.md
 
 docs: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[docs]"
