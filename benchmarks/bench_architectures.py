@@ -5,12 +5,15 @@ inception; ``backbone=`` mobilenetv2, efficientnetb0, resnet50, inceptionv3
 with random weights) trains on ``train/`` of ``../shared/data/fer2013-happy-sad``
 for the same wall-clock budget (training stops after the batch that crosses it),
 with the same recipe: 48x48 grayscale (75x75 for inceptionv3, its minimum),
-Adam 1e-3, batch 64, mirror augmentation, default widths. It then reports
+Adam 1e-3, batch 64, mirror augmentation, default widths (the recommended
+configuration's widths for vgg). It then reports
 validation accuracy on ``val/``, epochs done, parameters, model file size
 (skmood's safe format) and prediction throughput from file paths (decode
 included). Each network runs in its own process. Run::
 
     python benchmarks/bench_architectures.py --budget 150 --write docs/benchmarks.md
+    python benchmarks/bench_architectures.py --budget 600 --networks seed,vgg,resnet,inception \
+        --section bench_architectures_long --write docs/benchmarks.md
 
 A short budget favours networks that learn fast per second; the recommended
 configuration (``bench_real_faces.py``) shows what a full run reaches.
@@ -34,7 +37,7 @@ from bench_synthetic import write_section  # noqa: E402
 
 NETWORKS = {
     "seed": {"architecture": "seed"},
-    "vgg": {"architecture": "vgg", "conv_filters": (32, 64, 128, 256)},
+    "vgg": {"architecture": "vgg", "conv_filters": (24, 48, 96, 192)},  # recommended widths
     "resnet": {"architecture": "resnet"},
     "inception": {"architecture": "inception"},
     "mobilenetv2": {"backbone": "mobilenetv2"},
@@ -102,6 +105,8 @@ def main(argv=None) -> int:
     parser.add_argument("--budget", type=float, default=150.0, help="training seconds each")
     parser.add_argument("--networks", default=",".join(NETWORKS))
     parser.add_argument("--write", metavar="MD")
+    parser.add_argument("--section", default="bench_architectures",
+                        help="name of the marked block that --write replaces")
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="save each network's figures in DIR as it ends; reuse those there")
@@ -134,9 +139,12 @@ def main(argv=None) -> int:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=1)
     if args.write:
-        write_section(args.write, "bench_architectures", text,
-                      f"python benchmarks/bench_architectures.py --budget {args.budget:.0f} "
-                      "--write docs/benchmarks.md")
+        command = f"python benchmarks/bench_architectures.py --budget {args.budget:.0f}"
+        if args.networks != parser.get_default("networks"):
+            command += f" --networks {args.networks}"
+        if args.section != parser.get_default("section"):
+            command += f" --section {args.section}"
+        write_section(args.write, args.section, text, command + " --write docs/benchmarks.md")
     return 0
 
 
