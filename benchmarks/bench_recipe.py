@@ -1,8 +1,8 @@
 """What each part of the recommended configuration buys, on FER2013 happy/sad.
 
 Starting from ``skmood.recommended_params()``, each variant changes one
-ingredient (augmentation, label smoothing, the cosine schedule, weight decay)
-and trains from scratch on ``train/`` of ``../shared/data/fer2013-happy-sad``
+ingredient (augmentation, label smoothing, the cosine schedule, weight decay,
+the network's width) and trains from scratch on ``train/`` of ``../shared/data/fer2013-happy-sad``
 for a short schedule. It is scored on 10 % of ``train/`` held out (stratified,
 the same images for every variant): the ``val/`` folder is not read, so that
 choosing the recipe never looks at the images the final table reports on.
@@ -34,6 +34,7 @@ VARIANTS = {
     "constant_lr": ("constant learning rate 1e-3", {"lr_schedule": "constant",
                                                      "learning_rate": 1e-3}),
     "no_weight_decay": ("weight_decay=0 (Adam)", {"weight_decay": 0.0}),
+    "wide_32": ("conv_filters=(32, 64, 128, 256)", {"conv_filters": (32, 64, 128, 256)}),
 }
 
 
