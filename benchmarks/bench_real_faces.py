@@ -59,7 +59,9 @@ def _sequence(paths, image_size, color_mode, **kw):
     from skmood._sequence import ImageSequence
     from skmood._validation import check_images
 
-    return ImageSequence(check_images(np.asarray(paths, dtype=object), "bench"),
+    X = paths if isinstance(paths, np.ndarray) and paths.dtype != object else \
+        np.asarray(paths, dtype=object)  # decoded pixels stay numeric, paths become objects
+    return ImageSequence(check_images(X, "bench"),
                          image_size=image_size, color_mode=color_mode, **kw)
 
 
