@@ -17,6 +17,7 @@ from skmood.models import (
     build_cnn,
     build_inception,
     build_resnet,
+    build_vgg,
     freeze_backbone,
     inception_branch_widths,
 )
@@ -112,13 +113,25 @@ PARAMETER_COUNTS = {
     ("seed", (48, 48, 1)): 682_753, ("seed", (128, 128, 3)): 4_287_809,
     ("resnet", (48, 48, 1)): 698_273, ("resnet", (128, 128, 3)): 698_849,
     ("inception", (48, 48, 1)): 83_105, ("inception", (128, 128, 3)): 83_681,
+    ("vgg", (48, 48, 1)): 1_174_817, ("vgg", (128, 128, 3)): 1_175_393,
 }
 
 
 @pytest.mark.parametrize("name, shape", sorted(PARAMETER_COUNTS), ids=str)
 def test_documented_parameter_counts(name, shape):
-    build = {"seed": build_cnn, "resnet": build_resnet, "inception": build_inception}[name]
+    build = {"seed": build_cnn, "resnet": build_resnet, "inception": build_inception,
+             "vgg": build_vgg}[name]
     assert build(shape).count_params() == PARAMETER_COUNTS[name, shape]
+
+
+@pytest.mark.parametrize("shape, count", [((48, 48, 1), 661_657), ((128, 128, 3), 662_089)])
+def test_documented_parameter_count_of_the_recommended_network(shape, count):
+    from skmood import recommended_params
+
+    params = recommended_params()
+    model = build_vgg(shape, conv_filters=params["conv_filters"],
+                      blocks_per_stage=params["blocks_per_stage"])
+    assert model.count_params() == count
 
 
 # --------------------------------------------------------------- backbones
