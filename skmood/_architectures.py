@@ -8,16 +8,24 @@ Width and depth are set the same way in all of them: ``conv_filters`` gives the
 width of each stage, one stage per entry, and every stage halves the image
 (so each side needs at least ``2 ** len(conv_filters)`` pixels);
 ``blocks_per_stage`` is the number of convolutions, residual blocks or
-Inception modules per stage.
+Inception modules per stage: one int for every stage, or one int per stage.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 
 from ._keras_backend import keras
 
-__all__ = ["augmentation_layers", "build_cnn", "build_inception", "build_resnet", "build_vgg"]
+__all__ = [
+    "augmentation_layers",
+    "build_cnn",
+    "build_inception",
+    "build_resnet",
+    "build_vgg",
+    "stage_depths",
+]
 
 #: Batch-norm momentum: 0.9 (Keras: 0.99) so that the moving statistics used at
 #: inference converge within the few hundred steps of a short fit.
@@ -175,7 +183,7 @@ def build_vgg(
     input_shape: Sequence[int],
     *,
     conv_filters: Sequence[int] = (32, 64, 128, 256),
-    blocks_per_stage: int = 2,
+    blocks_per_stage: int | Sequence[int] = 2,
     kernel_size: int = 3,
     dropout: float = 0.4,
     rotation: float = 0.0,
@@ -202,8 +210,9 @@ def build_vgg(
         ``(height, width, channels)`` of the input images.
     conv_filters : sequence of int, default=(32, 64, 128, 256)
         Width of each stage; one stage per entry.
-    blocks_per_stage : int, default=2
-        Convolutions per stage (the depth knob).
+    blocks_per_stage : int or sequence of int, default=2
+        Convolutions per stage (the depth knob): one number for every stage,
+        or one per entry of ``conv_filters``.
     kernel_size : int, default=3
         Side of the square kernels.
     dropout : float, default=0.4
@@ -227,8 +236,9 @@ def build_vgg(
     inputs, x = image_input(input_shape, rotation=rotation, horizontal_flip=horizontal_flip,
                             zoom=zoom, shift=shift, seed=seed)
     n_stages = len(conv_filters)
+    depths = stage_depths(blocks_per_stage, n_stages)
     for stage, filters in enumerate(conv_filters):
-        for conv in range(blocks_per_stage):
+        for conv in range(depths[stage]):
             x = _conv_bn(x, filters, kernel_size, name=f"stage{stage}_conv{conv}")
         x = keras.layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
         late = stage - (n_stages - 3)  # 1 and 2 for the last two stages
@@ -236,6 +246,31 @@ def build_vgg(
             x = keras.layers.Dropout(dropout * late / 4, seed=seed,
                                      name=f"stage{stage}_dropout")(x)
     return sigmoid_head(inputs, x, dropout=dropout, seed=seed, name="happy_sad_vgg")
+
+
+def stage_depths(blocks_per_stage: int | Sequence[int], n_stages: int) -> tuple[int, ...]:
+    """Blocks of each of ``n_stages`` stages from ``blocks_per_stage`` (an int or one per stage).
+
+    Examples
+    --------
+    >>> from skmood.models import stage_depths
+    >>> stage_depths(2, 3), stage_depths((1, 1, 2), 3)
+    ((2, 2, 2), (1, 1, 2))
+    """
+    if isinstance(blocks_per_stage, Integral) and not isinstance(blocks_per_stage, bool):
+        depths: tuple = (blocks_per_stage,) * n_stages
+    elif isinstance(blocks_per_stage, (str, bytes)) or not isinstance(blocks_per_stage, Sequence):
+        depths = ()
+    else:
+        depths = tuple(blocks_per_stage)
+    if len(depths) != n_stages or not all(
+        isinstance(d, Integral) and not isinstance(d, bool) and d >= 1 for d in depths
+    ):
+        raise ValueError(
+            f"blocks_per_stage must be a positive int or a sequence of {n_stages} positive "
+            f"ints (one per entry of conv_filters), got {blocks_per_stage!r}."
+        )
+    return tuple(int(d) for d in depths)
 
 
 def _conv_bn(x, filters: int, kernel_size: int, *, name: str, strides: int = 1,
@@ -266,7 +301,7 @@ def build_resnet(
     input_shape: Sequence[int],
     *,
     conv_filters: Sequence[int] = (32, 64, 128),
-    blocks_per_stage: int = 2,
+    blocks_per_stage: int | Sequence[int] = 2,
     kernel_size: int = 3,
     dropout: float = 0.0,
     rotation: float = 0.0,
@@ -293,8 +328,9 @@ def build_resnet(
         ``(height, width, channels)`` of the input images.
     conv_filters : sequence of int, default=(32, 64, 128)
         Width of each stage (its number of filters); one stage per entry.
-    blocks_per_stage : int, default=2
-        Residual blocks per stage (the depth knob).
+    blocks_per_stage : int or sequence of int, default=2
+        Residual blocks per stage (the depth knob): one number for every
+        stage, or one per entry of ``conv_filters``.
     kernel_size : int, default=3
         Side of the square kernels of the residual blocks.
     dropout : float, default=0.0
@@ -316,9 +352,10 @@ def build_resnet(
     """
     inputs, x = image_input(input_shape, rotation=rotation, horizontal_flip=horizontal_flip,
                             zoom=zoom, shift=shift, seed=seed)
+    depths = stage_depths(blocks_per_stage, len(conv_filters))
     x = _conv_bn(x, conv_filters[0], kernel_size, name="stem")
     for stage, filters in enumerate(conv_filters):
-        for block in range(blocks_per_stage):
+        for block in range(depths[stage]):
             x = _residual_block(x, filters, kernel_size, strides=2 if block == 0 else 1,
                                 name=f"stage{stage}_block{block}")
     return sigmoid_head(inputs, x, dropout=dropout, seed=seed, name="happy_sad_resnet")
@@ -353,7 +390,7 @@ def build_inception(
     input_shape: Sequence[int],
     *,
     conv_filters: Sequence[int] = (32, 64, 128),
-    blocks_per_stage: int = 2,
+    blocks_per_stage: int | Sequence[int] = 2,
     dropout: float = 0.0,
     rotation: float = 0.0,
     horizontal_flip: bool = False,
@@ -377,8 +414,9 @@ def build_inception(
         ``(height, width, channels)`` of the input images.
     conv_filters : sequence of int, default=(32, 64, 128)
         Output width of the modules of each stage; one stage per entry.
-    blocks_per_stage : int, default=2
-        Inception modules per stage (the depth knob).
+    blocks_per_stage : int or sequence of int, default=2
+        Inception modules per stage (the depth knob): one number for every
+        stage, or one per entry of ``conv_filters``.
     dropout : float, default=0.0
         Dropout rate before the output layer.
     rotation, horizontal_flip, zoom, shift, seed
@@ -398,9 +436,10 @@ def build_inception(
     """
     inputs, x = image_input(input_shape, rotation=rotation, horizontal_flip=horizontal_flip,
                             zoom=zoom, shift=shift, seed=seed)
+    depths = stage_depths(blocks_per_stage, len(conv_filters))
     x = _conv_bn(x, conv_filters[0], 3, name="stem")
     for stage, width in enumerate(conv_filters):
         x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"stage{stage}_pool")(x)
-        for block in range(blocks_per_stage):
+        for block in range(depths[stage]):
             x = _inception_module(x, width, name=f"stage{stage}_module{block}")
     return sigmoid_head(inputs, x, dropout=dropout, seed=seed, name="happy_sad_inception")

@@ -4,8 +4,10 @@ The same transformations as the augmentation layers of
 :func:`skmood.models.augmentation_layers` (mirror, rotation, zoom, shift,
 reflecting at the borders), applied to a batch before it reaches the network.
 Used when the network is compiled with XLA (``jit_compile=True``): Keras'
-random-transform layers cannot be XLA-compiled, and on a CPU the compiled
-network trains about 1.5 times faster (see the benchmarks page).
+random-transform layers cannot be XLA-compiled. On a CPU this is also the
+faster place for them: the recommended configuration trains about 1.5 times
+as fast as with the augmentation layers inside the network (see the user
+guide's *recommended configuration*).
 """
 
 from __future__ import annotations

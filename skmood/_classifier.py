@@ -96,10 +96,12 @@ None, default=None
         halving the image): the filters of each convolution block of
         ``"seed"`` and ``"vgg"``, of the residual blocks of ``"resnet"``, the
         output channels of the Inception modules of ``"inception"``.
-    blocks_per_stage : int, default=2
+    blocks_per_stage : int or tuple of int, default=2
         Depth: convolutions (``"vgg"``), residual blocks (``"resnet"``) or
-        Inception modules (``"inception"``) per stage; ``"seed"`` has one
-        convolution per block.
+        Inception modules (``"inception"``) per stage, the same for every
+        stage or one per entry of ``conv_filters`` (e.g. ``(1, 1, 2, 2)``:
+        single convolutions at the two large resolutions, where they cost
+        most); ``"seed"`` has one convolution per block.
     kernel_size : int, default=3
         Side of the square convolution kernels (``"seed"``, ``"vgg"`` and
         ``"resnet"``).
@@ -150,11 +152,13 @@ None, default=None
     batch_size : int, default=32
         Images per training step; also bounds the images held in memory.
     jit_compile : bool, default=False
-        Compile the network with XLA (``keras.Model.compile(jit_compile=True)``):
-        on a CPU the ``"vgg"`` network trains about 1.5 times as fast. Keras'
-        random augmentation layers cannot be compiled, so the augmentation
-        (``rotation``, ``horizontal_flip``, ``zoom``, ``shift``) then runs in
-        the input pipeline instead, on the decoded batches (same transformations).
+        Compile the network with XLA (``keras.Model.compile(jit_compile=True)``).
+        Keras' random augmentation layers cannot be compiled, so the
+        augmentation (``rotation``, ``horizontal_flip``, ``zoom``, ``shift``)
+        then runs in the input pipeline instead, on the decoded batches (same
+        transformations): with augmentation on, the ``"vgg"`` network of
+        :func:`~skmood.recommended_params` trains about 1.5 times as fast on a
+        CPU, mostly because the augmentation leaves the network.
     class_weight : dict, "balanced" or None, default=None
         Weights per class label (e.g. ``{"happy": 1.0, "sad": 1.5}``), or
         ``"balanced"`` for weights inversely proportional to class frequencies.
@@ -266,7 +270,7 @@ None, default=None
         "image_size": ["array-like"],
         "color_mode": [StrOptions(set(COLOR_MODES))],
         "conv_filters": ["array-like"],
-        "blocks_per_stage": [Interval(Integral, 1, None, closed="left")],
+        "blocks_per_stage": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "kernel_size": [Interval(Integral, 1, None, closed="left")],
         "dense_units": [Interval(Integral, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -633,7 +637,11 @@ shape (n_samples, height, width, channels)
             return models.build_cnn, {**common, "kernel_size": int(self.kernel_size),
                                       "dense_units": int(self.dense_units),
                                       "batch_norm": bool(self.batch_norm)}
-        depth = {"blocks_per_stage": int(self.blocks_per_stage)}
+        try:
+            depth = {"blocks_per_stage": models.stage_depths(self.blocks_per_stage,
+                                                             len(filters))}
+        except ValueError as exc:
+            raise ValueError(f"{_NAME}: {exc}") from None
         if self.architecture == "vgg":
             return models.build_vgg, {**common, **depth, "kernel_size": int(self.kernel_size)}
         if self.architecture == "resnet":

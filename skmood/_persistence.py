@@ -32,7 +32,7 @@ _FORMAT = "skmood-model"
 _META, _NETWORK = "skmood.json", "model.keras"
 _STEPS = {cls.__name__: cls for cls in (ImageLoader, ImageResizer, PixelNormalizer)}
 #: Parameters that are tuples in the estimators (JSON has only lists).
-_TUPLES = ("image_size", "conv_filters")
+_TUPLES = ("image_size", "conv_filters", "blocks_per_stage")
 
 
 def _jsonable_params(estimator) -> tuple[dict, list[str]]:

@@ -114,6 +114,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     names = set(HappySadClassifier().get_params()) - {"model", "validation_data", "verbose"}
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items()
               if k in names and v is not None}
+    if len(params.get("blocks_per_stage", ())) == 1:  # one number: every stage
+        params["blocks_per_stage"] = params["blocks_per_stage"][0]
     if args.preset == "recommended":  # explicit options override the preset's values
         from ._presets import recommended_params
 
@@ -388,7 +390,8 @@ def _add_hyperparameters(p: argparse.ArgumentParser) -> None:
                              "'Choosing and fine-tuning architectures')")
     add("--architecture", "network built from scratch", a,
         choices=["seed", "vgg", "resnet", "inception"])
-    add("--blocks-per-stage", "vgg/resnet/inception: blocks per stage", a, type=_POS_INT,
+    add("--blocks-per-stage", "vgg/resnet/inception: blocks per stage, one number for "
+        "every stage or one per --conv-filters entry", a, nargs="+", type=_POS_INT,
         metavar="N")
     add("--backbone", "keras.applications backbone (overrides --architecture)", a,
         choices=["mobilenetv2", "efficientnetb0", "resnet50", "inceptionv3"])

@@ -10,7 +10,8 @@ calling convention as ``HappySadClassifier(model=...)``.
 * :func:`build_backbone`: a ``keras.applications`` backbone with a new head
   (``HappySadClassifier(backbone=...)``), and :func:`freeze_backbone` to
   choose which of its layers train;
-* :func:`augmentation_layers`: the random augmentation every builder starts with.
+* :func:`augmentation_layers`: the random augmentation every builder starts with;
+* :func:`stage_depths`: the depth of each stage from ``blocks_per_stage``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ._architectures import (
     build_resnet,
     build_vgg,
     inception_branch_widths,
+    stage_depths,
 )
 from ._transfer import build_backbone, freeze_backbone
 
@@ -34,4 +36,5 @@ __all__ = [
     "build_vgg",
     "freeze_backbone",
     "inception_branch_widths",
+    "stage_depths",
 ]

@@ -345,6 +345,8 @@ def test_learns_synthetic_faces(make_clf, seed):
         (dict(jit_compile="yes"), "'jit_compile' parameter"),
         (dict(backbone="vgg16"), r"'backbone' parameter .* among \{.*'mobilenetv2'"),
         (dict(blocks_per_stage=0), "'blocks_per_stage' parameter"),
+        (dict(architecture="vgg", conv_filters=(4, 8), blocks_per_stage=(1, 2, 2)),
+         r"blocks_per_stage must be .* sequence of 2 positive ints .* got \(1, 2, 2\)"),
         (dict(fine_tune_layers=-1), "'fine_tune_layers' parameter"),
         (dict(fine_tune_layers="some"), "'fine_tune_layers' parameter"),
         (dict(head_epochs=-1), "'head_epochs' parameter"),

@@ -458,3 +458,18 @@ def test_init_warm_starts_from_a_trained_model(capsys, face_folder, tmp_path):
     adapted = skmood.load(second)
     assert adapted.n_iter_ == 3  # 1 epoch before, 2 now
     assert float(adapted.model_.optimizer.learning_rate) == pytest.approx(1e-4)
+
+
+@pytest.mark.parametrize("depths, expected", [(["1", "2"], (1, 2)), (["2"], 2)],
+                         ids=["one-per-stage", "one-for-all"])
+def test_blocks_per_stage_takes_one_number_or_one_per_stage(capsys, face_folder, tmp_path,
+                                                            depths, expected):
+    path = tmp_path / "vgg.skmood"
+    code, _, err = run(capsys, "train", str(face_folder), "-o", str(path), *TINY,
+                       "--architecture", "vgg", "--conv-filters", "4", "8",
+                       "--blocks-per-stage", *depths)
+    assert code == 0, err
+    model = skmood.load(path)
+    assert model.blocks_per_stage == expected
+    convs = [layer.name for layer in model.model_.layers if layer.name.endswith("_conv")]
+    assert len(convs) == (sum(expected) if isinstance(expected, tuple) else 2 * expected)
