@@ -14,9 +14,9 @@ Inception modules per stage: one int for every stage, or one int per stage.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral
 
 from ._keras_backend import keras
+from ._validation import is_positive_int
 
 __all__ = [
     "augmentation_layers",
@@ -257,15 +257,13 @@ def stage_depths(blocks_per_stage: int | Sequence[int], n_stages: int) -> tuple[
     >>> stage_depths(2, 3), stage_depths((1, 1, 2), 3)
     ((2, 2, 2), (1, 1, 2))
     """
-    if isinstance(blocks_per_stage, Integral) and not isinstance(blocks_per_stage, bool):
+    if is_positive_int(blocks_per_stage):
         depths: tuple = (blocks_per_stage,) * n_stages
     elif isinstance(blocks_per_stage, (str, bytes)) or not isinstance(blocks_per_stage, Sequence):
         depths = ()
     else:
         depths = tuple(blocks_per_stage)
-    if len(depths) != n_stages or not all(
-        isinstance(d, Integral) and not isinstance(d, bool) and d >= 1 for d in depths
-    ):
+    if len(depths) != n_stages or not all(is_positive_int(d) for d in depths):
         raise ValueError(
             f"blocks_per_stage must be a positive int or a sequence of {n_stages} positive "
             f"ints (one per entry of conv_filters), got {blocks_per_stage!r}."

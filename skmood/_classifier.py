@@ -15,7 +15,7 @@ from . import _training
 from ._backbones import BACKBONE_LAYER, BACKBONES, check_input_size, resolve_weights
 from ._compat import Interval, StrOptions, _fit_context
 from ._image import COLOR_MODES
-from ._validation import check_image_size, check_images
+from ._validation import check_image_size, check_images, is_positive_int
 from .exceptions import DatasetError, NotFittedError, SkmoodWarning
 
 logger = logging.getLogger(__name__)
@@ -618,8 +618,7 @@ shape (n_samples, height, width, channels)
         if (
             isinstance(filters, (str, bytes))
             or len(filters) == 0
-            or not all(isinstance(f, Integral) and not isinstance(f, bool) and f > 0
-                       for f in filters)
+            or not all(is_positive_int(f) for f in filters)
         ):
             raise ValueError(
                 f"{_NAME}: conv_filters must be a non-empty sequence of positive ints, "

@@ -41,6 +41,11 @@ class ImageInput:
         return len(self.data)
 
 
+def is_positive_int(value: Any) -> bool:
+    """True for an int (NumPy's too) of at least 1; False for ``True``, floats, strings."""
+    return isinstance(value, Integral) and not isinstance(value, bool) and value > 0
+
+
 def check_image_size(image_size: Any, owner: str, name: str = "image_size") -> tuple[int, int]:
     """Return ``image_size`` as a ``(height, width)`` pair of positive ints."""
     try:
@@ -50,7 +55,7 @@ def check_image_size(image_size: Any, owner: str, name: str = "image_size") -> t
     if (
         pair is None
         or len(pair) != 2
-        or not all(isinstance(v, Integral) and not isinstance(v, bool) and v > 0 for v in pair)
+        or not all(is_positive_int(v) for v in pair)
     ):
         raise ValueError(
             f"{owner}: {name} must be a pair of positive ints (height, width), got {image_size!r}."
