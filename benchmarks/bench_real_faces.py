@@ -20,11 +20,14 @@ own process so that its peak memory is its own:
 For each: validation accuracy, balanced accuracy, precision/recall/F1 per class,
 training wall time and images/s, prediction images/s from file paths (decode,
 resize and inference; the val paths four times over) with the share of that
-time a single thread spends decoding, prediction images/s of the network alone
-on the same images decoded beforehand ("net img/s": the ceiling for the
-from-paths figure), and peak RSS. Every row predicts through the same loop
-(``skmood._sequence.predict_batches``: two threads decode ahead of the
-network). Run::
+time a single thread spends decoding, the network's own images/s on the same
+images decoded beforehand under both engines ("Keras net": ``predict_on_batch``;
+"LiteRT net": :mod:`skmood._litert`, XNNPACK kernels), the one-off LiteRT
+conversion time, and peak RSS. Every row predicts from paths through the same
+loop (``skmood._sequence.predict_batches``: two threads decode ahead of the
+network); rows 1 and 4 run their network with Keras (as written, as the ``fer``
+package does), rows 2 and 3 with the engine the estimator's default
+``inference="auto"`` picks (LiteRT for calls on 4,096 images or more). Run::
 
     python benchmarks/bench_real_faces.py --write docs/benchmarks.md \\
         --plot docs/_static/bench_real_faces.png
@@ -81,21 +84,38 @@ def _predict(model, paths, image_size):
     return predict_batches(model.predict_on_batch, seq)
 
 
-def _predict_speed(predict, paths, image_size, color_mode) -> dict:
-    """Images/s of ``predict`` from the paths (repeated) and from the same images
-    decoded beforehand (the network's own speed), and the decoding share."""
+def _predict_speed(predict, paths, image_size, color_mode, model) -> dict:
+    """Images/s of ``predict`` from the paths (repeated), the decoding share, and
+    the network's own images/s on the same images decoded beforehand, run by
+    Keras and by LiteRT (``model``: the Keras network)."""
     many = np.tile(np.asarray(paths, dtype=object), PREDICT_REPEAT)
-    predict(many[:512])  # warm up: tracing, thread pools
+    speeds = _network_speeds(model, many, image_size, color_mode)
+    predict(many)  # warm up: tracing, thread pools, a LiteRT conversion if predict uses one
     start = time.perf_counter()
     predict(many)
     seconds = time.perf_counter() - start
-    decode, images = _decode(many, image_size, color_mode)
-    predict(images[:512])
+    return {"predict_img_s": len(many) / seconds,
+            "decode_share": speeds.pop("decode_s") / seconds, **speeds}
+
+
+def _network_speeds(model, paths, image_size, color_mode) -> dict:
+    """Seconds to decode ``paths`` (one thread), the network's images/s on them
+    through Keras and through LiteRT (whole batches of 256), and the seconds the
+    LiteRT conversion takes."""
+    from skmood._litert import LiteNetwork
+
+    decode_s, images = _decode(paths, image_size, color_mode)
+    batches = [images[i:i + 256] for i in range(0, len(images) - 255, 256)]
     start = time.perf_counter()
-    predict(images)
-    network = time.perf_counter() - start
-    return {"predict_img_s": len(many) / seconds, "decode_share": decode / seconds,
-            "network_img_s": len(many) / network}
+    lite = LiteNetwork(model)
+    out = {"decode_s": decode_s, "litert_conversion_s": time.perf_counter() - start}
+    for engine, run in (("keras", model.predict_on_batch), ("litert", lite.predict_on_batch)):
+        run(batches[0])
+        start = time.perf_counter()
+        for batch in batches:
+            run(batch)
+        out[f"network_img_s_{engine}"] = 256 * len(batches) / (time.perf_counter() - start)
+    return out
 
 
 def _plain_keras(train_paths, y_train, epochs):
@@ -198,7 +218,8 @@ def run_row(name: str, data: Path, epochs: int | None) -> dict:
         history = clf.history_
         n_fit = len(train_paths) * (1 - clf.validation_split)
         seen = n_fit * clf.n_iter_
-        out.update(params=clf.model_.count_params(), epochs=clf.n_iter_)
+        model = clf.model_
+        out.update(params=model.count_params(), epochs=clf.n_iter_)
         out["file_mb"] = _file_mb(clf)
 
         def proba(paths):
@@ -227,7 +248,7 @@ def run_row(name: str, data: Path, epochs: int | None) -> dict:
         fit_s=fit_s,
         train_img_s=seen / fit_s if fit_s else None,
         history={k: [float(v) for v in vals] for k, vals in history.items()},
-        **_predict_speed(proba, val_paths, size, color),
+        **_predict_speed(proba, val_paths, size, color, model),
     )
     return out
 
@@ -259,7 +280,7 @@ def table(results: list[dict]) -> str:
              "recommended": "3 skmood recommended", "fer": "4 fer (pretrained)"}
     lines = [f"{'model':<23}{'params':>10}{'epochs':>7}{'val acc':>8}{'bal acc':>8}"
              f"{'train s':>9}{'train img/s':>12}{'predict img/s':>14}{'decode':>7}"
-             f"{'net img/s':>10}{'RSS MB':>8}"]
+             f"{'Keras net':>10}{'LiteRT net':>11}{'RSS MB':>8}"]
     for r in results:
         if r["row"] == "memory":
             continue
@@ -267,7 +288,8 @@ def table(results: list[dict]) -> str:
             f"{names[r['row']]:<23}{r['params']:>10,}{r['epochs']:>7}{r['accuracy']:>8.3f}"
             f"{r['balanced_accuracy']:>8.3f}{_fmt(r['fit_s'], '.0f'):>9}"
             f"{_fmt(r['train_img_s'], '.0f'):>12}{r['predict_img_s']:>14.0f}"
-            f"{r['decode_share']:>7.0%}{_fmt(r.get('network_img_s'), '.0f'):>10}"
+            f"{r['decode_share']:>7.0%}{_fmt(r.get('network_img_s_keras'), '.0f'):>10}"
+            f"{_fmt(r.get('network_img_s_litert'), '.0f'):>11}"
             f"{r['peak_rss_mb']:>8.0f}")
     lines.append("")
     lines.append(f"{'per class (P / R / F1)':<23}" + "".join(
@@ -282,6 +304,10 @@ def table(results: list[dict]) -> str:
     if "keras" in by and "default" in by:
         lines.append(f"wrapper overhead, fit: {by['default']['fit_s'] / by['keras']['fit_s'] - 1:+.1%}"
                      " (skmood default vs plain Keras, same network and pipeline)")
+    conversions = [f"{r['row']} {r['litert_conversion_s']:.1f} s" for r in results
+                   if "litert_conversion_s" in r]
+    if conversions:
+        lines.append("one-off LiteRT conversion: " + ", ".join(conversions))
     if "recommended" in by:
         r = by["recommended"]
         for key, label in (("accuracy_flip_averaging", "with"),

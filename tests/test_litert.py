@@ -1,0 +1,113 @@
+"""``inference``: the fitted network run by LiteRT gives Keras' probabilities."""
+
+from __future__ import annotations
+
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from skmood import _litert
+from skmood.exceptions import SkmoodWarning
+
+# float32 networks, two kernels libraries: equal to rounding, not bit for bit
+ATOL = 1e-5
+
+
+@pytest.mark.parametrize("params", [
+    {},
+    # augmentation layers and dropout inside the network: inactive at prediction
+    {"rotation": 10.0, "horizontal_flip": True, "zoom": 0.1, "shift": 0.1, "dropout": 0.3},
+    {"architecture": "vgg", "conv_filters": (4, 8), "batch_norm": True},
+    {"architecture": "resnet", "conv_filters": (4, 8), "blocks_per_stage": 1},
+    {"flip_averaging": True},
+    {"color_mode": "grayscale", "jit_compile": True},
+], ids=["seed", "augmented", "vgg", "resnet", "flip-averaging", "grayscale-xla"])
+def test_litert_gives_the_probabilities_of_keras(face_paths, make_clf, params):
+    paths, labels = face_paths
+    clf = make_clf(**params).fit(paths, labels)
+    keras_proba = clf.set_params(inference="keras").predict_proba(paths)
+    lite_proba = clf.set_params(inference="litert").predict_proba(paths)
+    assert lite_proba.shape == keras_proba.shape == (len(paths), 2)
+    np.testing.assert_allclose(lite_proba, keras_proba, atol=ATOL)
+
+
+def test_a_network_trained_further_is_converted_again(face_paths, make_clf):
+    paths, labels = face_paths
+    clf = make_clf(inference="litert", learning_rate=0.05).fit(paths, labels)
+    before = clf.predict_proba(paths)
+    clf.set_params(warm_start=True).fit(paths, labels)  # new weights, same Keras model
+    after = clf.predict_proba(paths)
+    assert not np.allclose(after, before, atol=1e-4)  # not the stale conversion
+    np.testing.assert_allclose(after, clf.set_params(inference="keras").predict_proba(paths),
+                               atol=ATOL)
+
+
+def test_auto_uses_litert_for_large_calls_only(face_paths, make_clf, monkeypatch):
+    paths, labels = face_paths
+    clf = make_clf().fit(paths, labels)  # inference="auto" by default
+    assert clf.inference == "auto"
+    monkeypatch.setattr(_litert, "AUTO_MIN_IMAGES", len(paths))
+    clf.predict_proba(paths[:-1])
+    assert clf.model_ not in _litert._CACHE  # a small call: Keras, nothing converted
+    clf.predict_proba(paths)
+    assert clf.model_ in _litert._CACHE
+
+
+def test_an_unconvertible_network_falls_back_to_keras_under_auto(face_paths, make_clf,
+                                                                monkeypatch):
+    def refuse(model, directory):
+        raise ValueError("custom op nobody knows")
+
+    monkeypatch.setattr(_litert, "_export_inference", refuse)
+    monkeypatch.setattr(_litert, "AUTO_MIN_IMAGES", 1)
+    paths, labels = face_paths
+    clf = make_clf().fit(paths, labels)
+    expected = clf.set_params(inference="keras").predict_proba(paths)
+    with pytest.warns(SkmoodWarning, match="custom op nobody knows.*predicting with Keras"):
+        proba = clf.set_params(inference="auto").predict_proba(paths)
+    np.testing.assert_array_equal(proba, expected)
+    with pytest.raises(RuntimeError, match="inference='litert'.*custom op nobody knows"):
+        clf.set_params(inference="litert").predict_proba(paths)
+
+
+def test_the_conversion_is_never_pickled(face_paths, make_clf):
+    paths, labels = face_paths
+    clf = make_clf(inference="litert").fit(paths, labels)
+    proba = clf.predict_proba(paths)
+    clone = pickle.loads(pickle.dumps(clf))
+    assert clone.model_ not in _litert._CACHE
+    np.testing.assert_allclose(clone.predict_proba(paths), proba, atol=ATOL)
+
+
+def test_threads_may_share_one_converted_network(face_paths, make_clf):
+    paths, labels = face_paths
+    clf = make_clf(inference="litert").fit(paths, labels)
+    expected = clf.predict_proba(paths)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(clf.predict_proba, [paths] * 4))
+    for proba in results:
+        np.testing.assert_array_equal(proba, expected)
+
+
+def test_a_bad_engine_is_named(face_paths, make_clf):
+    paths, labels = face_paths
+    with pytest.raises(ValueError, match="'inference' parameter.*'onnx'"):
+        make_clf(inference="onnx").fit(paths, labels)
+
+
+def test_conversion_errors_are_remembered(face_paths, make_clf, monkeypatch):
+    calls = []
+
+    def refuse(model, directory):
+        calls.append(1)
+        raise ValueError("no")
+
+    monkeypatch.setattr(_litert, "_export_inference", refuse)
+    paths, labels = face_paths
+    clf = make_clf(inference="litert").fit(paths, labels)
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="could not convert"):
+            clf.predict_proba(paths)
+    assert len(calls) == 1  # the same weights are not converted twice
