@@ -181,8 +181,8 @@ None, default=None
     inference : {"auto", "keras", "litert"}, default="auto"
         What runs the fitted network in ``predict_proba``. ``"keras"``:
         Keras (``Model.predict_on_batch``). ``"litert"``: the network converted
-        to LiteRT (TensorFlow Lite) and run by its XNNPACK CPU kernels, about
-        twice as fast on a CPU for the same probabilities (equal to float32
+        to LiteRT (TensorFlow Lite) and run by its XNNPACK CPU kernels, 1.7
+        to 2.3 times as fast on the benchmark's CPU for the same probabilities (equal to float32
         rounding); the conversion takes a second or two, once per set of
         weights, and is cached, never saved or pickled. ``"auto"``: LiteRT for
         calls on at least 4,096 images, Keras for smaller ones, and Keras (with
