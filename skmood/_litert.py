@@ -10,9 +10,10 @@ carry it). A fingerprint of the weights guards the cache, so a network trained
 further (``warm_start``) or given new weights is converted again rather than
 predicted with stale weights.
 
-The interpreter comes from the ``ai_edge_litert`` package when it is installed
-and otherwise from TensorFlow (``tf.lite.Interpreter``, which TensorFlow has
-deprecated in favour of that package but still ships).
+Converter and interpreter are TensorFlow's (``tf.lite``). TensorFlow has
+deprecated its interpreter in favour of the ``ai_edge_litert`` package but
+still ships it; should a release drop it, creating the interpreter fails like
+a conversion, and ``inference="auto"`` falls back to Keras with a warning.
 """
 
 from __future__ import annotations
@@ -35,16 +36,6 @@ AUTO_MIN_IMAGES = 4096
 
 class LiteRTConversionError(RuntimeError):
     """The network could not be converted to (or run by) LiteRT."""
-
-
-def _interpreter_class():
-    try:  # the maintained home of the interpreter
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        import tensorflow as tf
-
-        Interpreter = tf.lite.Interpreter
-    return Interpreter
 
 
 def _cpu_count() -> int:
@@ -104,35 +95,28 @@ class LiteNetwork:
             with tempfile.TemporaryDirectory(prefix="skmood-litert-") as tmp:
                 _export_inference(model, tmp)
                 self.flatbuffer = tf.lite.TFLiteConverter.from_saved_model(tmp).convert()
+            with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
+                warnings.simplefilter("ignore", UserWarning)
+                self._interpreter = tf.lite.Interpreter(
+                    model_content=self.flatbuffer, num_threads=int(num_threads or _cpu_count()))
         except Exception as exc:  # the converter raises many types; report them as one
             raise LiteRTConversionError(
                 f"could not convert the network to LiteRT ({type(exc).__name__}: "
                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r})"
             ) from exc
-        self.num_threads = int(num_threads or _cpu_count())
         self._lock = threading.Lock()
-        self._interpreter = None
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
         self._batch = None
-        self._input = self._output = None
-
-    def _prepare(self, shape) -> None:
-        if self._interpreter is None:
-            with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
-                warnings.simplefilter("ignore", UserWarning)
-                self._interpreter = _interpreter_class()(model_content=self.flatbuffer,
-                                                         num_threads=self.num_threads)
-            self._input = self._interpreter.get_input_details()[0]["index"]
-            self._output = self._interpreter.get_output_details()[0]["index"]
-        self._interpreter.resize_tensor_input(self._input, list(shape))
-        self._interpreter.allocate_tensors()
-        self._batch = tuple(shape)
 
     def predict_on_batch(self, x) -> np.ndarray:
         """The network's outputs for one batch of float images."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         with self._lock:  # one interpreter: calls from several threads take turns
-            if self._batch != x.shape:
-                self._prepare(x.shape)
+            if self._batch != x.shape:  # a new batch shape: resize the input tensor
+                self._interpreter.resize_tensor_input(self._input, list(x.shape))
+                self._interpreter.allocate_tensors()
+                self._batch = x.shape
             self._interpreter.set_tensor(self._input, x)
             self._interpreter.invoke()
             return self._interpreter.get_tensor(self._output)

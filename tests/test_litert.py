@@ -55,12 +55,18 @@ def test_auto_uses_litert_for_large_calls_only(face_paths, make_clf, monkeypatch
     assert clf.model_ in _litert._CACHE
 
 
+@pytest.mark.parametrize("step", ["export", "interpreter"])
 def test_an_unconvertible_network_falls_back_to_keras_under_auto(face_paths, make_clf,
-                                                                monkeypatch):
-    def refuse(model, directory):
+                                                                monkeypatch, step):
+    import tensorflow as tf
+
+    def refuse(*args, **kwargs):
         raise ValueError("custom op nobody knows")
 
-    monkeypatch.setattr(_litert, "_export_inference", refuse)
+    if step == "export":
+        monkeypatch.setattr(_litert, "_export_inference", refuse)
+    else:  # e.g. a TensorFlow release without tf.lite.Interpreter
+        monkeypatch.setattr(tf.lite, "Interpreter", refuse)
     monkeypatch.setattr(_litert, "AUTO_MIN_IMAGES", 1)
     paths, labels = face_paths
     clf = make_clf().fit(paths, labels)
