@@ -182,9 +182,10 @@ None, default=None
         What runs the fitted network in ``predict_proba``. ``"keras"``:
         Keras (``Model.predict_on_batch``). ``"litert"``: the network converted
         to LiteRT (TensorFlow Lite) and run by its XNNPACK CPU kernels, 1.7
-        to 2.3 times as fast on the benchmark's CPU for the same probabilities (equal to float32
-        rounding); the conversion takes a second or two, once per set of
-        weights, and is cached, never saved or pickled. ``"auto"``: LiteRT for
+        to 2.3 times as fast on the benchmark's CPU for the same
+        probabilities (equal to float32 rounding); the conversion takes a
+        second or two, once per set of weights, and is cached, never saved or
+        pickled. ``"auto"``: LiteRT for
         calls on at least 4,096 images, Keras for smaller ones, and Keras (with
         a warning) if the network cannot be converted.
     on_error : {"raise", "skip"}, default="raise"
@@ -726,6 +727,9 @@ shape (n_samples, height, width, channels)
         """``(predict_on_batch, wants one batch shape)`` of the engine ``inference`` picks."""
         jit = bool(getattr(self.model_, "jit_compile", False))
         engine = self.inference
+        if engine not in ("auto", "keras", "litert"):  # set_params after fit skips fit's check
+            raise ValueError(f"{_NAME}: inference={engine!r}; expected 'auto', 'keras' or "
+                             "'litert'.")
         if engine == "keras" or (engine == "auto" and n_images < _litert.AUTO_MIN_IMAGES):
             return self.model_.predict_on_batch, jit
         try:

@@ -101,6 +101,9 @@ def test_a_bad_engine_is_named(face_paths, make_clf):
     paths, labels = face_paths
     with pytest.raises(ValueError, match="'inference' parameter.*'onnx'"):
         make_clf(inference="onnx").fit(paths, labels)
+    clf = make_clf().fit(paths, labels).set_params(inference="onnx")  # after fit
+    with pytest.raises(ValueError, match="inference='onnx'; expected 'auto', 'keras'"):
+        clf.predict(paths)
 
 
 def test_conversion_errors_are_remembered(face_paths, make_clf, monkeypatch):
