@@ -126,6 +126,8 @@ def main(argv=None) -> int:
         command = f"python benchmarks/bench_recipe.py --epochs {args.epochs}"
         if args.limit:
             command += f" --limit {args.limit}"
+        if args.variants != ",".join(VARIANTS):
+            command += f" --variants {args.variants}"
         write_section(args.write, "bench_recipe", text, command + " --write docs/benchmarks.md")
     return 0
 

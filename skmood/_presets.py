@@ -20,7 +20,8 @@ def recommended_params(**overrides: Any) -> dict[str, Any]:
     and 10 % of the training images held out to report validation scores
     each epoch. Test-time flip averaging is available
     (``flip_averaging=True``) but off: it doubles the prediction cost, and on
-    the held-out part of the training images it did not help (-0.002).
+    the held-out part of the training images it did not help (-0.002 for
+    each of two seeds).
 
     Parameters
     ----------
