@@ -90,7 +90,7 @@ def _predict_speed(predict, paths, image_size, color_mode, model) -> dict:
     Keras and by LiteRT (``model``: the Keras network)."""
     many = np.tile(np.asarray(paths, dtype=object), PREDICT_REPEAT)
     speeds = _network_speeds(model, many, image_size, color_mode)
-    predict(many)  # warm up: tracing, thread pools, a LiteRT conversion if predict uses one
+    predict(many)  # warm up: tracing, thread pools
     start = time.perf_counter()
     predict(many)
     seconds = time.perf_counter() - start
@@ -101,13 +101,14 @@ def _predict_speed(predict, paths, image_size, color_mode, model) -> dict:
 def _network_speeds(model, paths, image_size, color_mode) -> dict:
     """Seconds to decode ``paths`` (one thread), the network's images/s on them
     through Keras and through LiteRT (whole batches of 256), and the seconds the
-    LiteRT conversion takes."""
-    from skmood._litert import LiteNetwork
+    LiteRT conversion takes. The conversion is the cached one the estimator's
+    ``inference="auto"`` reuses, so the skmood rows do not convert twice."""
+    from skmood._litert import lite_network
 
     decode_s, images = _decode(paths, image_size, color_mode)
     batches = [images[i:i + 256] for i in range(0, len(images) - 255, 256)]
     start = time.perf_counter()
-    lite = LiteNetwork(model)
+    lite = lite_network(model)
     out = {"decode_s": decode_s, "litert_conversion_s": time.perf_counter() - start}
     for engine, run in (("keras", model.predict_on_batch), ("litert", lite.predict_on_batch)):
         run(batches[0])

@@ -25,6 +25,8 @@ __all__ = ["HappySadClassifier"]
 _NAME = "HappySadClassifier"
 #: Batch size used for inference (memory stays bounded; bigger is faster).
 _PREDICT_BATCH_SIZE = 256
+#: What may run the fitted network at prediction (``inference``).
+INFERENCE_ENGINES = ("auto", "keras", "litert")
 #: The from-scratch networks of ``architecture`` (builders in :mod:`skmood.models`).
 ARCHITECTURES = ("seed", "vgg", "resnet", "inception")
 
@@ -300,7 +302,7 @@ None, default=None
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "jit_compile": ["boolean"],
         "flip_averaging": ["boolean"],
-        "inference": [StrOptions({"auto", "keras", "litert"})],
+        "inference": [StrOptions(set(INFERENCE_ENGINES))],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "validation_split": [Interval(Real, 0, 1, closed="left")],
         "validation_data": [tuple, None],
@@ -727,7 +729,7 @@ shape (n_samples, height, width, channels)
         """``(predict_on_batch, wants one batch shape)`` of the engine ``inference`` picks."""
         jit = bool(getattr(self.model_, "jit_compile", False))
         engine = self.inference
-        if engine not in ("auto", "keras", "litert"):  # set_params after fit skips fit's check
+        if engine not in INFERENCE_ENGINES:  # set_params after fit skips fit's check
             raise ValueError(f"{_NAME}: inference={engine!r}; expected 'auto', 'keras' or "
                              "'litert'.")
         if engine == "keras" or (engine == "auto" and n_images < _litert.AUTO_MIN_IMAGES):

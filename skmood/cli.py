@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ._classifier import HappySadClassifier  # cheap: Keras loads only in fit
+from ._classifier import INFERENCE_ENGINES, HappySadClassifier  # cheap: Keras loads only in fit
 from ._report import (evaluate_model, evaluation_report, find_images, format_evaluation,
                       format_predictions, format_table, load_model, prepare_output, save_model)
 from ._version import __version__
@@ -373,7 +373,7 @@ def _add_hyperparameters(p: argparse.ArgumentParser) -> None:
     add("--flip-averaging", "average predictions over mirror images",
         action=argparse.BooleanOptionalAction)
     add("--inference", "what runs the network at prediction: LiteRT for calls on 4,096 "
-        "images or more (auto), Keras, or LiteRT", choices=["auto", "keras", "litert"])
+        "images or more (auto), Keras, or LiteRT", choices=list(INFERENCE_ENGINES))
     add("--epochs", "passes over the data", type=_POS_INT, metavar="N")
     add("--batch-size", "images per step", type=_POS_INT, metavar="N")
     add("--class-weight", "weight classes by inverse frequency", choices=["balanced"])
