@@ -16,6 +16,7 @@ import numpy as np
 
 from ._image import convert_channels, read_image, resize_image
 from ._keras_backend import PyDataset
+from ._malloc import restore_malloc_thresholds
 from ._validation import PATHS, PIXELS, ImageInput
 from .exceptions import ImageReadError
 
@@ -143,6 +144,9 @@ class ImageSequence(PyDataset):
         return math.ceil(len(self._order) / self.batch_size)
 
     def __getitem__(self, index: int):
+        # Keras feeds this dataset through tf.data's from_generator, which sets a
+        # malloc threshold that makes every large tensor a fresh mmap: undo it.
+        restore_malloc_thresholds()
         idx = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         failures = None if self.failures is None else {}
         x = load_batch(self.source, idx, self.image_size, self.color_mode, failures)
