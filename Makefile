@@ -7,7 +7,7 @@ STAMP := $(VENV)/.skmood-installed
 # Quiet TensorFlow's C++ start-up logging in everything make runs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-fast test-oldest bench bench-serve bench-real bench-arch bench-arch-long bench-recipe docs clean
+.PHONY: demo test test-fast test-oldest bench bench-serve bench-real bench-arch bench-arch-long bench-recipe bench-malloc docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,9 @@ bench-arch: $(STAMP)
 
 bench-recipe: $(STAMP)
 	$(PY) benchmarks/bench_recipe.py --epochs 20 --write docs/benchmarks.md
+
+bench-malloc: $(STAMP)
+	$(PY) benchmarks/bench_malloc.py --write docs/benchmarks.md
 
 bench-arch-long: $(STAMP)
 	$(PY) benchmarks/bench_architectures.py --budget 600 --networks seed,vgg,resnet,inception \
