@@ -730,8 +730,9 @@ shape (n_samples, height, width, channels)
         jit = bool(getattr(self.model_, "jit_compile", False))
         engine = self.inference
         if engine not in INFERENCE_ENGINES:  # set_params after fit skips fit's check
-            raise ValueError(f"{_NAME}: inference={engine!r}; expected 'auto', 'keras' or "
-                             "'litert'.")
+            *others, last = map(repr, INFERENCE_ENGINES)
+            raise ValueError(f"{_NAME}: inference={engine!r}; expected {', '.join(others)} or "
+                             f"{last}.")
         if engine == "keras" or (engine == "auto" and n_images < _litert.AUTO_MIN_IMAGES):
             return self.model_.predict_on_batch, jit
         try:
