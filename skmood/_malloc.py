@@ -1,4 +1,4 @@
-"""Undo TensorFlow's malloc setting that halves training speed on Linux (private).
+"""Undo TensorFlow's malloc setting that slows training on Linux (private).
 
 When a ``tf.data.Dataset.from_generator`` dataset runs (Keras builds one for
 every ``fit`` on a :class:`keras.utils.PyDataset`, hence for every skmood fit),
@@ -8,9 +8,12 @@ any threshold by hand switches off glibc's *dynamic* thresholds, so the mmap
 threshold stays at its initial 128 KiB: every tensor larger than that (a
 batch of 64 48x48 images is 590 KiB, one activation map several MiB) is then
 ``mmap``-ed fresh and unmapped after use, and each step spends its time in
-page faults. Measured on the 2-core benchmark machine: the recommended
-network trained twice as fast with the thresholds reset (system CPU time per
-epoch fell from 28 s to 1.5 s; see ``benchmarks/bench_malloc.py``).
+page faults. Measured on the 2-core benchmark machine: ``model.fit`` of the
+recommended network on a PyDataset of in-memory batches ran about twice as
+fast with the thresholds reset (kernel CPU per 4,096-image epoch 28 s before,
+1.5 s after), and the estimator 1.58 times as fast on 2,048 synthetic faces
+(``benchmarks/bench_malloc.py``). A full 20-epoch fit on 10,840 FER faces did
+not speed up (1,603 s against 1,438 s before): not yet explained.
 
 :func:`restore_malloc_thresholds` sets both thresholds to the ceilings
 glibc's dynamic rule would reach on 64-bit Linux (mmap 32 MiB, trim twice
