@@ -26,7 +26,7 @@ _NAME = "HappySadClassifier"
 #: Batch size used for inference (memory stays bounded; bigger is faster).
 _PREDICT_BATCH_SIZE = 256
 #: What may run the fitted network at prediction (``inference``).
-INFERENCE_ENGINES = ("auto", "keras", "litert")
+INFERENCE_ENGINES = ("auto", "keras", "litert", "litert-int8")
 #: The from-scratch networks of ``architecture`` (builders in :mod:`skmood.models`).
 ARCHITECTURES = ("seed", "vgg", "resnet", "inception")
 
@@ -180,16 +180,21 @@ None, default=None
         Test-time augmentation: ``predict_proba`` averages the probabilities of
         each image and of its mirror image (twice the inference work, often a
         little more accurate on faces).
-    inference : {"auto", "keras", "litert"}, default="auto"
+    inference : {"auto", "keras", "litert", "litert-int8"}, default="auto"
         What runs the fitted network in ``predict_proba``. ``"keras"``:
         Keras (``Model.predict_on_batch``). ``"litert"``: the network converted
-        to LiteRT (TensorFlow Lite) and run by its XNNPACK CPU kernels, 1.7
-        to 2.3 times as fast on the benchmark's CPU for the same
-        probabilities (equal to float32 rounding); the conversion takes a
-        second or two, once per set of weights, and is cached, never saved or
-        pickled. ``"auto"``: LiteRT for
-        calls on at least 4,096 images, Keras for smaller ones, and Keras (with
-        a warning) if the network cannot be converted.
+        to LiteRT (TensorFlow Lite) and run by its XNNPACK CPU kernels, up to
+        2.3 times as fast as Keras for the same probabilities (equal to
+        float32 rounding; the gain depends on the network and the processor,
+        and was nil on one benchmark machine); the conversion takes a second or two,
+        once per set of weights, and is cached, never saved or pickled.
+        ``"litert-int8"``: the same with the weights quantized to int8
+        (dynamic-range quantization, no calibration data) and integer
+        kernels: about 3 times as fast again for a VGG-style network, with
+        probabilities close to, not equal to, the float network's (see the
+        benchmarks page for the accuracy measured). ``"auto"``: float LiteRT
+        for calls on at least 4,096 images, Keras for smaller ones, and Keras
+        (with a warning) if the network cannot be converted.
     on_error : {"raise", "skip"}, default="raise"
         What an unreadable image file does. ``"raise"``: an
         :class:`~skmood.ImageReadError` naming the file. ``"skip"``: ``fit``
@@ -736,10 +741,11 @@ shape (n_samples, height, width, channels)
         if engine == "keras" or (engine == "auto" and n_images < _litert.AUTO_MIN_IMAGES):
             return self.model_.predict_on_batch, jit
         try:
-            return _litert.lite_network(self.model_).predict_on_batch, True
+            network = _litert.lite_network(self.model_, quantize=engine == "litert-int8")
+            return network.predict_on_batch, True
         except _litert.LiteRTConversionError as exc:
-            if engine == "litert":
-                raise RuntimeError(f"{_NAME}: inference='litert': {exc}; use "
+            if engine != "auto":
+                raise RuntimeError(f"{_NAME}: inference={engine!r}: {exc}; use "
                                    "inference='keras'.") from exc
             warnings.warn(f"{_NAME}: {exc}; predicting with Keras instead (inference="
                           "'auto').", SkmoodWarning, stacklevel=3)

@@ -373,7 +373,8 @@ def _add_hyperparameters(p: argparse.ArgumentParser) -> None:
     add("--flip-averaging", "average predictions over mirror images",
         action=argparse.BooleanOptionalAction)
     add("--inference", "what runs the network at prediction: LiteRT for calls on 4,096 "
-        "images or more (auto), Keras, or LiteRT", choices=list(INFERENCE_ENGINES))
+        "images or more (auto), Keras, LiteRT, or LiteRT with int8 weights",
+        choices=list(INFERENCE_ENGINES))
     add("--epochs", "passes over the data", type=_POS_INT, metavar="N")
     add("--batch-size", "images per step", type=_POS_INT, metavar="N")
     add("--class-weight", "weight classes by inverse frequency", choices=["balanced"])

@@ -74,8 +74,47 @@ def test_an_unconvertible_network_falls_back_to_keras_under_auto(face_paths, mak
     with pytest.warns(SkmoodWarning, match="custom op nobody knows.*predicting with Keras"):
         proba = clf.set_params(inference="auto").predict_proba(paths)
     np.testing.assert_array_equal(proba, expected)
-    with pytest.raises(RuntimeError, match="inference='litert'.*custom op nobody knows"):
-        clf.set_params(inference="litert").predict_proba(paths)
+    for engine in ("litert", "litert-int8"):  # asked for by name: an error, no fallback
+        with pytest.raises(RuntimeError, match=f"inference='{engine}'.*custom op nobody knows"):
+            clf.set_params(inference=engine).predict_proba(paths)
+
+
+def _int8_tensors(network):
+    return [t["name"] for t in network._interpreter.get_tensor_details()
+            if t["dtype"] == np.int8]
+
+
+def test_litert_int8_runs_int8_weights_close_to_the_float_network(face_pixels, make_clf):
+    X, y = face_pixels
+    clf = make_clf(image_size=(24, 24), conv_filters=(8, 16), dense_units=32, epochs=3,
+                   learning_rate=0.01).fit(X, y)
+    keras_proba = clf.set_params(inference="keras").predict_proba(X)
+    int8_proba = clf.set_params(inference="litert-int8").predict_proba(X)
+
+    float_net = _litert.lite_network(clf.model_)
+    int8_net = _litert.lite_network(clf.model_, quantize=True)
+    assert _int8_tensors(int8_net) and not _int8_tensors(float_net)
+    assert len(int8_net.flatbuffer) < len(float_net.flatbuffer) / 2  # 1 byte per weight, not 4
+    # close to the float network, not equal to it
+    assert np.abs(int8_proba - keras_proba).max() < 0.05
+    assert not np.allclose(int8_proba, keras_proba, atol=ATOL)
+    assert np.mean(int8_proba.argmax(axis=1) == keras_proba.argmax(axis=1)) >= 0.95
+
+
+def test_float_and_int8_conversions_are_cached_side_by_side(face_paths, make_clf, monkeypatch):
+    paths, labels = face_paths
+    clf = make_clf().fit(paths, labels)
+    float_proba = clf.set_params(inference="litert").predict_proba(paths)
+    int8_proba = clf.set_params(inference="litert-int8").predict_proba(paths)
+    assert set(_litert._CACHE[clf.model_]) == {False, True}
+
+    def no_more_conversions(*args, **kwargs):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(_litert, "LiteNetwork", no_more_conversions)
+    np.testing.assert_array_equal(clf.predict_proba(paths), int8_proba)
+    np.testing.assert_array_equal(clf.set_params(inference="litert").predict_proba(paths),
+                                  float_proba)
 
 
 def test_the_conversion_is_never_pickled(face_paths, make_clf):
