@@ -52,7 +52,7 @@ bench-arch: $(STAMP)
 	$(PY) benchmarks/bench_architectures.py --budget 150 --write docs/benchmarks.md
 
 bench-recipe: $(STAMP)
-	$(PY) benchmarks/bench_recipe.py --epochs 20 --write docs/benchmarks.md
+	$(PY) benchmarks/bench_recipe.py --write docs/benchmarks.md
 
 bench-malloc: $(STAMP)
 	$(PY) benchmarks/bench_malloc.py --write docs/benchmarks.md

@@ -28,10 +28,26 @@ def have_data(data: Path) -> bool:
     return False
 
 
+def _cpu_model() -> str:
+    """The processor's model name (Linux), or the architecture."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def machine() -> str:
-    """Today's date, the machine and Python, for a table's header."""
-    return (f"{datetime.date.today()} on {platform.machine()}, {os.cpu_count()} CPU cores, "
-            f"Python {platform.python_version()}")
+    """Today's date, the machine and Python, for a table's header.
+
+    The processor is named: machines of the same kind differ from day to day,
+    and timings are only comparable within one table.
+    """
+    return (f"{datetime.date.today()} on {_cpu_model()} ({platform.machine()}), "
+            f"{os.cpu_count()} CPU cores, Python {platform.python_version()}")
 
 
 def run_child(script: str, name: str, args: list[str], keep: Path | None = None) -> dict | None:

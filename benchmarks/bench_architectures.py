@@ -37,7 +37,7 @@ from bench_synthetic import write_section  # noqa: E402
 
 NETWORKS = {
     "seed": {"architecture": "seed"},
-    "vgg": {"architecture": "vgg", "conv_filters": (24, 48, 96, 192)},  # recommended widths
+    "vgg": {"architecture": "vgg"},  # default widths 32-256, two convolutions per stage
     "resnet": {"architecture": "resnet"},
     "inception": {"architecture": "inception"},
     "mobilenetv2": {"backbone": "mobilenetv2"},

@@ -21,13 +21,17 @@ For each: validation accuracy, balanced accuracy, precision/recall/F1 per class,
 training wall time and images/s, prediction images/s from file paths (decode,
 resize and inference; the val paths four times over) with the share of that
 time a single thread spends decoding, the network's own images/s on the same
-images decoded beforehand under both engines ("Keras net": ``predict_on_batch``;
-"LiteRT net": :mod:`skmood._litert`, XNNPACK kernels), the one-off LiteRT
-conversion time, and peak RSS. Every row predicts from paths through the same
-loop (``skmood._sequence.predict_batches``: two threads decode ahead of the
-network); rows 1 and 4 run their network with Keras (as written, as the ``fer``
-package does), rows 2 and 3 with the engine the estimator's default
-``inference="auto"`` picks (LiteRT for calls on 4,096 images or more). Run::
+images decoded beforehand under each engine ("Keras net": ``predict_on_batch``;
+"LiteRT net": :mod:`skmood._litert`, XNNPACK kernels; "int8 net": the same
+with int8 weights, ``inference="litert-int8"``), the one-off LiteRT
+conversion times, and peak RSS. For row 3, also the accuracy of both the
+float (Keras) and the int8 network on the 10 % of ``train/`` the estimator
+held out, where the choice between them is made. Every row predicts from
+paths through the same loop (``skmood._sequence.predict_batches``: two
+threads decode ahead of the network); rows 1 and 4 run their network with
+Keras (as written, as the ``fer`` package does), row 2 with the engine the
+estimator's default ``inference="auto"`` picks (LiteRT for calls on 4,096
+images or more), row 3 with the preset's (``inference="litert-int8"``). Run::
 
     python benchmarks/bench_real_faces.py --write docs/benchmarks.md \\
         --plot docs/_static/bench_real_faces.png
@@ -110,7 +114,11 @@ def _network_speeds(model, paths, image_size, color_mode) -> dict:
     start = time.perf_counter()
     lite = lite_network(model)
     out = {"decode_s": decode_s, "litert_conversion_s": time.perf_counter() - start}
-    for engine, run in (("keras", model.predict_on_batch), ("litert", lite.predict_on_batch)):
+    start = time.perf_counter()
+    lite_int8 = lite_network(model, quantize=True)
+    out["litert_int8_conversion_s"] = time.perf_counter() - start
+    for engine, run in (("keras", model.predict_on_batch), ("litert", lite.predict_on_batch),
+                        ("litert_int8", lite_int8.predict_on_batch)):
         run(batches[0])
         start = time.perf_counter()
         for batch in batches:
@@ -170,6 +178,7 @@ def run_row(name: str, data: Path, epochs: int | None) -> dict:
     """Train (unless pretrained) and score one row; return its figures."""
     from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix,
                                  precision_recall_fscore_support)
+    from sklearn.model_selection import train_test_split
 
     from skmood import HappySadClassifier, load_image_folder, recommended_params
 
@@ -227,6 +236,20 @@ def run_row(name: str, data: Path, epochs: int | None) -> dict:
             return clf.predict_proba(paths)[:, 1]
 
         size, color = tuple(clf.image_size), clf.color_mode
+        if name == "recommended":  # the engines, compared on the held-out part of train/
+            _, held = train_test_split(np.arange(len(train_paths)), test_size=clf.validation_split,
+                                       stratify=y_train, random_state=SEED)  # as fit holds out
+            engine = clf.inference
+            for other in ("keras", "litert-int8"):
+                clf.set_params(inference=other)
+                out[f"held_out_accuracy_{other}"] = clf.score(np.asarray(train_paths)[held],
+                                                              np.asarray(train_labels)[held])
+                if other != engine:  # the val figure of the engine the preset does not use
+                    out[f"accuracy_{other}"] = accuracy_score(
+                        np.searchsorted(classes, val_labels),
+                        (proba(val_paths) > 0.5).astype(int))
+            out["held_out_accuracy_history"] = float(clf.history_["val_accuracy"][-1])
+            clf.set_params(inference=engine)
         if name == "recommended":  # what flip averaging (twice the prediction work) buys
             flip = not clf.flip_averaging
             clf.set_params(flip_averaging=flip)
@@ -281,7 +304,7 @@ def table(results: list[dict]) -> str:
              "recommended": "3 skmood recommended", "fer": "4 fer (pretrained)"}
     lines = [f"{'model':<23}{'params':>10}{'epochs':>7}{'val acc':>8}{'bal acc':>8}"
              f"{'train s':>9}{'train img/s':>12}{'predict img/s':>14}{'decode':>7}"
-             f"{'Keras net':>10}{'LiteRT net':>11}{'RSS MB':>8}"]
+             f"{'Keras net':>10}{'LiteRT net':>11}{'int8 net':>9}{'RSS MB':>8}"]
     for r in results:
         if r["row"] == "memory":
             continue
@@ -291,6 +314,7 @@ def table(results: list[dict]) -> str:
             f"{_fmt(r['train_img_s'], '.0f'):>12}{r['predict_img_s']:>14.0f}"
             f"{r['decode_share']:>7.0%}{_fmt(r.get('network_img_s_keras'), '.0f'):>10}"
             f"{_fmt(r.get('network_img_s_litert'), '.0f'):>11}"
+            f"{_fmt(r.get('network_img_s_litert_int8'), '.0f'):>9}"
             f"{r['peak_rss_mb']:>8.0f}")
     lines.append("")
     lines.append(f"{'per class (P / R / F1)':<23}" + "".join(
@@ -309,12 +333,26 @@ def table(results: list[dict]) -> str:
                    if "litert_conversion_s" in r]
     if conversions:
         lines.append("one-off LiteRT conversion: " + ", ".join(conversions))
+    conversions = [f"{r['row']} {r['litert_int8_conversion_s']:.1f} s" for r in results
+                   if "litert_int8_conversion_s" in r]
+    if conversions:
+        lines.append("one-off LiteRT int8 conversion: " + ", ".join(conversions))
     if "recommended" in by:
         r = by["recommended"]
         for key, label in (("accuracy_flip_averaging", "with"),
                            ("accuracy_no_flip_averaging", "without")):
             if key in r:
                 lines.append(f"recommended {label} test-time flip averaging: val acc {r[key]:.3f}")
+        held = [f"{engine} {r[f'held_out_accuracy_{engine}']:.3f}"
+                for engine in ("keras", "litert-int8") if f"held_out_accuracy_{engine}" in r]
+        if held:
+            lines.append("recommended on the 10 % of train/ it held out, by inference engine: "
+                         + ", ".join(held)
+                         + f" (history: {r.get('held_out_accuracy_history', float('nan')):.3f})")
+        for engine in ("keras", "litert-int8"):
+            if f"accuracy_{engine}" in r:
+                lines.append(f"recommended with inference={engine!r}: val acc "
+                             f"{r[f'accuracy_{engine}']:.3f}")
         lines.append(f"recommended model file: {r.get('file_mb', float('nan')):.1f} MB")
     if "memory" in by:
         m = by["memory"]

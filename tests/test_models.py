@@ -153,7 +153,7 @@ def test_documented_parameter_counts(name, shape):
     assert build(shape).count_params() == PARAMETER_COUNTS[name, shape]
 
 
-@pytest.mark.parametrize("shape, count", [((48, 48, 1), 635_449), ((128, 128, 3), 635_881)])
+@pytest.mark.parametrize("shape, count", [((48, 48, 1), 1_128_353), ((128, 128, 3), 1_128_929)])
 def test_documented_parameter_count_of_the_recommended_network(shape, count):
     from skmood import recommended_params
 
