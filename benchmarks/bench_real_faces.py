@@ -104,21 +104,21 @@ def _predict_speed(predict, paths, image_size, color_mode, model) -> dict:
 
 def _network_speeds(model, paths, image_size, color_mode) -> dict:
     """Seconds to decode ``paths`` (one thread), the network's images/s on them
-    through Keras and through LiteRT (whole batches of 256), and the seconds the
-    LiteRT conversion takes. The conversion is the cached one the estimator's
-    ``inference="auto"`` reuses, so the skmood rows do not convert twice."""
-    from skmood._litert import lite_network
+    through Keras and through LiteRT in float and int8 (whole batches of 256), and
+    the seconds each LiteRT conversion takes. The conversions are made here, not
+    taken from the estimator's cache, which may already hold one (row 3 predicts
+    val/ with int8 before this runs) and would time it as 0 s."""
+    from skmood._litert import LiteNetwork
 
     decode_s, images = _decode(paths, image_size, color_mode)
     batches = [images[i:i + 256] for i in range(0, len(images) - 255, 256)]
-    start = time.perf_counter()
-    lite = lite_network(model)
-    out = {"decode_s": decode_s, "litert_conversion_s": time.perf_counter() - start}
-    start = time.perf_counter()
-    lite_int8 = lite_network(model, quantize=True)
-    out["litert_int8_conversion_s"] = time.perf_counter() - start
-    for engine, run in (("keras", model.predict_on_batch), ("litert", lite.predict_on_batch),
-                        ("litert_int8", lite_int8.predict_on_batch)):
+    out = {"decode_s": decode_s}
+    runners = {"keras": model.predict_on_batch}
+    for engine, quantize in (("litert", False), ("litert_int8", True)):
+        start = time.perf_counter()
+        runners[engine] = LiteNetwork(model, quantize=quantize).predict_on_batch
+        out[f"{engine}_conversion_s"] = time.perf_counter() - start
+    for engine, run in runners.items():
         run(batches[0])
         start = time.perf_counter()
         for batch in batches:
@@ -178,14 +178,16 @@ def run_row(name: str, data: Path, epochs: int | None) -> dict:
     """Train (unless pretrained) and score one row; return its figures."""
     from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix,
                                  precision_recall_fscore_support)
-    from sklearn.model_selection import train_test_split
 
     from skmood import HappySadClassifier, load_image_folder, recommended_params
+    from skmood._training import validation_split
+    from skmood._validation import check_images
 
     train_paths, train_labels = load_image_folder(str(data / "train"))
     val_paths, val_labels = load_image_folder(str(data / "val"))
     classes = np.unique(train_labels)
     y_train = np.searchsorted(classes, train_labels)
+    y_val = np.searchsorted(classes, val_labels)
     out: dict = {"row": name, "n_train": len(train_paths), "n_val": len(val_paths)}
 
     if name == "memory":
@@ -236,29 +238,27 @@ def run_row(name: str, data: Path, epochs: int | None) -> dict:
             return clf.predict_proba(paths)[:, 1]
 
         size, color = tuple(clf.image_size), clf.color_mode
-        if name == "recommended":  # the engines, compared on the held-out part of train/
-            _, held = train_test_split(np.arange(len(train_paths)), test_size=clf.validation_split,
-                                       stratify=y_train, random_state=SEED)  # as fit holds out
+        if name == "recommended":
+            # The engines, compared on the part of train/ the fit held out (fit's own split).
+            _, held = validation_split(check_images(np.asarray(train_paths, dtype=object),
+                                                    "bench"),
+                                       y_train, None, clf.validation_split, clf._seed(), "bench")
             engine = clf.inference
             for other in ("keras", "litert-int8"):
                 clf.set_params(inference=other)
-                out[f"held_out_accuracy_{other}"] = clf.score(np.asarray(train_paths)[held],
-                                                              np.asarray(train_labels)[held])
+                out[f"held_out_accuracy_{other}"] = clf.score(
+                    np.asarray(train_paths)[held.indices], np.asarray(train_labels)[held.indices])
                 if other != engine:  # the val figure of the engine the preset does not use
-                    out[f"accuracy_{other}"] = accuracy_score(
-                        np.searchsorted(classes, val_labels),
-                        (proba(val_paths) > 0.5).astype(int))
+                    out[f"accuracy_{other}"] = accuracy_score(y_val, proba(val_paths) > 0.5)
             out["held_out_accuracy_history"] = float(clf.history_["val_accuracy"][-1])
             clf.set_params(inference=engine)
-        if name == "recommended":  # what flip averaging (twice the prediction work) buys
+            # What flip averaging (twice the prediction work) buys.
             flip = not clf.flip_averaging
             clf.set_params(flip_averaging=flip)
-            y_other = (proba(val_paths) > 0.5).astype(int)
             out["accuracy_flip_averaging" if flip else "accuracy_no_flip_averaging"] = \
-                accuracy_score(np.searchsorted(classes, val_labels), y_other)
+                accuracy_score(y_val, proba(val_paths) > 0.5)
             clf.set_params(flip_averaging=not flip)
 
-    y_val = np.searchsorted(classes, val_labels)
     y_pred = (proba(val_paths) > 0.5).astype(int)
     precision, recall, f1, _ = precision_recall_fscore_support(y_val, y_pred, labels=[0, 1],
                                                                zero_division=0)
@@ -329,14 +329,11 @@ def table(results: list[dict]) -> str:
     if "keras" in by and "default" in by:
         lines.append(f"wrapper overhead, fit: {by['default']['fit_s'] / by['keras']['fit_s'] - 1:+.1%}"
                      " (skmood default vs plain Keras, same network and pipeline)")
-    conversions = [f"{r['row']} {r['litert_conversion_s']:.1f} s" for r in results
-                   if "litert_conversion_s" in r]
-    if conversions:
-        lines.append("one-off LiteRT conversion: " + ", ".join(conversions))
-    conversions = [f"{r['row']} {r['litert_int8_conversion_s']:.1f} s" for r in results
-                   if "litert_int8_conversion_s" in r]
-    if conversions:
-        lines.append("one-off LiteRT int8 conversion: " + ", ".join(conversions))
+    for key, label in (("litert_conversion_s", "LiteRT"), ("litert_int8_conversion_s",
+                                                            "LiteRT int8")):
+        conversions = [f"{r['row']} {r[key]:.1f} s" for r in results if key in r]
+        if conversions:
+            lines.append(f"one-off {label} conversion: " + ", ".join(conversions))
     if "recommended" in by:
         r = by["recommended"]
         for key, label in (("accuracy_flip_averaging", "with"),
