@@ -8,6 +8,7 @@ from ._classifier import HappySadClassifier
 from ._face_crop import FaceCropper  # OpenCV is imported only when faces are detected
 from ._image import decode_image
 from ._persistence import load, save
+from ._predict import predict_faces
 from ._presets import recommended_params
 from ._version import __version__
 from .datasets import load_image_folder, make_faces
@@ -38,6 +39,7 @@ __all__ = [
     "load_image_folder",
     "load",
     "make_faces",
+    "predict_faces",
     "recommended_params",
     "save",
 ]

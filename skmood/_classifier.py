@@ -29,6 +29,10 @@ _PREDICT_BATCH_SIZE = 256
 INFERENCE_ENGINES = ("auto", "keras", "litert", "litert-int8")
 #: The from-scratch networks of ``architecture`` (builders in :mod:`skmood.models`).
 ARCHITECTURES = ("seed", "vgg", "resnet", "inception")
+#: Learning-rate schedules of ``lr_schedule``.
+LR_SCHEDULES = ("constant", "cosine")
+#: What an unreadable image does (``on_error``).
+ON_ERROR = ("raise", "skip")
 
 
 class HappySadClassifier(ClassifierMixin, BaseEstimator):
@@ -297,7 +301,7 @@ None, default=None
         "zoom": [Interval(Real, 0, 1, closed="left")],
         "shift": [Interval(Real, 0, 1, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "lr_schedule": [StrOptions({"constant", "cosine"})],
+        "lr_schedule": [StrOptions(set(LR_SCHEDULES))],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
@@ -313,7 +317,7 @@ None, default=None
         "validation_data": [tuple, None],
         "early_stopping": ["boolean"],
         "patience": [Interval(Integral, 1, None, closed="left")],
-        "on_error": [StrOptions({"raise", "skip"})],
+        "on_error": [StrOptions(set(ON_ERROR))],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -470,9 +474,7 @@ shape (n_samples, height, width, channels)
         steps = -(-len(train.indices) // int(self.batch_size))  # per epoch
         if warm:
             self._check_warm_start(classes, input_shape)
-            previous = self.history_
         else:
-            previous = {}
             self._build(backend, build_fn, build_kwargs, classes, input_shape, seed,
                         backend.learning_rate(self.learning_rate, self.lr_schedule,
                                               self.epochs, steps))
@@ -482,7 +484,7 @@ shape (n_samples, height, width, channels)
             if warm:
                 backend.set_learning_rate(self.model_, backend.learning_rate(
                     self.learning_rate, self.lr_schedule, self.epochs, steps))
-            self._train(backend, train, val, seed, callbacks, previous)
+            self._train(backend, train, val, seed, callbacks)
             return self
         from .models import freeze_backbone
 
@@ -492,9 +494,8 @@ shape (n_samples, height, width, channels)
             freeze_backbone(self.model_, trainable_layers)
             backend.recompile(self.model_, backend.learning_rate(
                 learning_rate, self.lr_schedule, stop - start, steps))
-            self._train(backend, train, val, seed, callbacks, previous,
+            self._train(backend, train, val, seed, callbacks,
                         initial_epoch=start, epochs=stop)
-            previous = self.history_
         return self
 
     def _fine_tuning_stages(self):
@@ -523,8 +524,7 @@ shape (n_samples, height, width, channels)
     def _build(self, backend, build_fn, build_kwargs, classes, input_shape, seed,
                learning_rate):
         """Build and compile a new network through scikeras."""
-        self.classes_ = classes
-        self.keras_classifier_ = backend.make_keras_classifier(
+        keras_classifier = backend.make_keras_classifier(
             build_fn,
             build_kwargs,
             label_smoothing=float(self.label_smoothing),
@@ -535,8 +535,30 @@ shape (n_samples, height, width, channels)
             X_probe=np.zeros((2, *input_shape), np.float32),
             y_probe=classes,
         )
-        self.model_ = self.keras_classifier_.model_
-        self.input_shape_ = input_shape
+        self._restore_fitted(keras_classifier.model_, classes=classes, input_shape=input_shape,
+                             history={}, keras_classifier=keras_classifier)
+
+    def _restore_fitted(self, network, *, classes, input_shape, history,
+                        keras_classifier=None):
+        """Set every fitted attribute from a network: the one place that does.
+
+        Used by ``fit`` (a new network), :func:`skmood.load` (a network read
+        from a file; the CLI's resume and warm start go through it) and
+        nothing else; ``history_``/``n_iter_`` then grow epoch by epoch
+        (:meth:`_history_recorder`).
+        """
+        from . import _keras_backend as backend
+
+        self.classes_ = classes
+        self.input_shape_ = tuple(int(v) for v in input_shape)
+        self.model_ = network
+        self.keras_classifier_ = keras_classifier or backend.wrap_fitted_model(
+            network, X_probe=np.zeros((2, *self.input_shape_), np.float32), y_probe=classes)
+        self.history_ = {k: [float(v) for v in values] for k, values in history.items()}
+        self.n_iter_ = len(self.history_.get("loss", []))
+        if self.jit_compile:  # Keras saves the compile arguments, not this later setting
+            network.jit_compile = True
+        return self
 
     def _sequence(self, split, **kwargs):
         """A streaming Keras dataset over a :class:`~skmood._training.Split`."""
@@ -553,10 +575,13 @@ shape (n_samples, height, width, channels)
             **kwargs,
         )
 
-    def _train(self, backend, train, val, seed, extra_callbacks, previous, *,
+    def _train(self, backend, train, val, seed, extra_callbacks, *,
                initial_epoch=0, epochs=None):
-        """Run Keras' training loop; record the history even when interrupted."""
-        callbacks = [backend.EpochLogger(self.epochs)]
+        """Run Keras' training loop; the history is recorded after every epoch."""
+        # First, so that the callbacks after it (e.g. the CLI's checkpoints) see
+        # the fitted state of the epoch that just ended.
+        callbacks = [backend.epoch_end_callback(self._history_recorder()),
+                     backend.EpochLogger(self.epochs)]
         if self.early_stopping:
             callbacks.append(backend.early_stopping(self.patience))
         callbacks += extra_callbacks
@@ -572,20 +597,28 @@ shape (n_samples, height, width, channels)
                 verbose=min(int(self.verbose), 2),
             )
         except KeyboardInterrupt:
-            self._record_history(previous)
             logger.warning(
                 "%s: fit interrupted after %d complete epoch(s); the network keeps the "
                 "weights reached so far.", _NAME, self.n_iter_)
             raise
-        self._record_history(previous)
 
-    def _record_history(self, previous):
-        """Set ``history_``/``n_iter_`` from Keras' History, after ``previous`` epochs."""
-        history = getattr(self.model_, "history", None)
-        logs = getattr(history, "history", None) or {}
-        self.history_ = {k: list(previous.get(k, [])) + [float(v) for v in vals]
-                         for k, vals in logs.items()}
-        self.n_iter_ = len(self.history_.get("loss", []))
+    def _history_recorder(self):
+        """``on_epoch_end(epoch, logs)`` that extends ``history_`` and ``n_iter_``.
+
+        The history of the epochs before this training run (a warm start, the
+        first fine-tuning stage) is kept for the metrics this run logs, as
+        Keras' ``History`` would give them.
+        """
+        previous = {k: list(v) for k, v in self.history_.items()}
+        done: dict[str, list[float]] = {}
+
+        def on_epoch_end(epoch, logs=None):
+            for key, value in (logs or {}).items():
+                done.setdefault(key, []).append(float(value))
+            self.history_ = {k: previous.get(k, []) + values for k, values in done.items()}
+            self.n_iter_ = len(self.history_.get("loss", []))
+
+        return on_epoch_end
 
     def _augmentation(self):
         """The augmentation parameters, as the builders and :class:`Augmenter` take them."""

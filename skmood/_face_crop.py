@@ -20,6 +20,8 @@ from .transformers import _StatelessTransformer
 __all__ = ["FaceCropper"]
 
 _NAME = "FaceCropper"
+#: The face detectors of ``detector``.
+DETECTORS = ("haar", "mtcnn")
 #: Images are shrunk to at most this many pixels on their longer side for
 #: detection (boxes are mapped back to full resolution): a 12-megapixel photo
 #: takes milliseconds instead of a second.
@@ -138,7 +140,7 @@ class FaceCropper(_StatelessTransformer):
     """
 
     _parameter_constraints = {
-        "detector": [StrOptions({"haar", "mtcnn"})],
+        "detector": [StrOptions(set(DETECTORS))],
         "margin": [Interval(Real, 0, None, closed="left")],
         "min_face_size": [Interval(Integral, 1, None, closed="left")],
         "scale_factor": [Interval(Real, 1, None, closed="neither")],

@@ -150,6 +150,12 @@ class EpochLogger(keras.callbacks.Callback):
         logger.info("epoch %d/%d: %s", epoch + 1, self.epochs, metrics)
 
 
+def epoch_end_callback(on_epoch_end: Callable[[int, dict | None], None]
+                       ) -> keras.callbacks.Callback:
+    """A Keras callback calling ``on_epoch_end(epoch, logs)`` after every epoch."""
+    return keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end)
+
+
 def early_stopping(patience: int) -> keras.callbacks.Callback:
     """Stop when ``val_loss`` has not improved for ``patience`` epochs; keep the best weights."""
     return keras.callbacks.EarlyStopping(
@@ -214,14 +220,26 @@ def recompile(model, learning_rate) -> None:
     model.compile_from_config(config)
 
 
-def save_model(model, path: str) -> None:
-    """Write ``model`` in Keras' native ``.keras`` format (no pickle)."""
-    model.save(path)
+def network_to_bytes(model) -> bytes:
+    """The network in Keras' native ``.keras`` format (no pickle), as bytes."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.keras")
+        model.save(path)
+        with open(path, "rb") as fh:
+            return fh.read()
 
 
-def load_model(path: str):
-    """Read a ``.keras`` file with Keras' safe mode on (no arbitrary code: no lambdas)."""
-    return keras.saving.load_model(path, compile=True, safe_mode=True)
+def network_from_bytes(data: bytes):
+    """Read :func:`network_to_bytes`' output with Keras' safe mode on (no lambdas, no code)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.keras")
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return keras.saving.load_model(path, compile=True, safe_mode=True)
 
 
 def keras_version() -> str:

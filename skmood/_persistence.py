@@ -1,38 +1,73 @@
-"""Safe model files: Keras' native format plus JSON, no pickle.
+"""Model files: the one module of skmood that writes and reads them.
 
-``joblib``/``pickle`` files run code when loaded, so they must only be loaded
-from trusted sources. :func:`save` and :func:`load` write and read a ``.skmood``
-zip archive holding ``model.keras`` (loaded with Keras' safe mode) and
-``skmood.json`` (estimator class, parameters, classes, training history).
+Two formats, one writer and one reader:
+
+- the **safe format** (``.skmood``): a zip archive holding ``model.keras``
+  (Keras' native format, loaded in Keras' safe mode) and ``skmood.json``
+  (estimator class, parameters, classes, training history). Loading it runs no
+  code from the file.
+- **joblib** (a pickle): any estimator or pipeline, but loading it can run
+  arbitrary code, so :func:`load` reads it only with ``allow_pickle=True``.
+
+Every file is written by :func:`_atomic_write` (temporary file in the
+destination folder, fsync, rename), so a crash never leaves a half-written
+model. The command line and the server call :func:`save` and :func:`load`
+only; fitted state is restored by the classifier itself
+(``HappySadClassifier._restore_fitted``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import warnings
 import zipfile
 import zlib
-from typing import Any
+from collections.abc import Callable
+from typing import IO, Any
 
 import numpy as np
 from sklearn.pipeline import Pipeline
 
 from ._classifier import HappySadClassifier
+from ._predict import final_estimator
 from ._version import __version__
 from .exceptions import ModelFileError, NotFittedError, SkmoodWarning
 from .transformers import ImageLoader, ImageResizer, PixelNormalizer
 
-__all__ = ["FORMAT_VERSION", "load", "save"]
+__all__ = ["FORMAT_VERSION", "FORMATS", "SAFE_EXTENSION", "format_for_path", "load", "save"]
 
 #: Version of the archive layout; bumped when it changes incompatibly.
 FORMAT_VERSION = 1
+#: What :func:`save` writes: the safe archive, or a joblib pickle.
+FORMATS = ("skmood", "joblib")
+#: Extension of the safe format. A file of this name is never unpickled.
+SAFE_EXTENSION = ".skmood"
 _FORMAT = "skmood-model"
 _META, _NETWORK = "skmood.json", "model.keras"
+_ZIP_MAGIC = b"PK\x03\x04"
 _STEPS = {cls.__name__: cls for cls in (ImageLoader, ImageResizer, PixelNormalizer)}
-#: Parameters that are tuples in the estimators (JSON has only lists).
-_TUPLES = ("image_size", "conv_filters", "blocks_per_stage")
+_HINT = "expected a model file written by skmood.save or 'skmood train'"
+
+
+def format_for_path(path: str | os.PathLike[str]) -> str:
+    """``"skmood"`` for a path ending in ``.skmood``, else ``"joblib"`` (the CLI's rule)."""
+    return "skmood" if os.fspath(path).lower().endswith(SAFE_EXTENSION) else "joblib"
+
+
+# ------------------------------------------------------------------ parameters
+def _tuple_params(estimator) -> set[str]:
+    """Parameters stored as JSON lists that the estimator takes as tuples.
+
+    Read off ``_parameter_constraints``: an ``"array-like"`` or ``tuple``
+    constraint means a sequence parameter (``image_size``, ``conv_filters``, ...).
+    """
+    cls = estimator if isinstance(estimator, type) else type(estimator)
+    constraints = getattr(cls, "_parameter_constraints", {})
+    return {name for name, allowed in constraints.items()
+            if any(c == "array-like" or c is tuple for c in allowed)}
 
 
 def _jsonable_params(estimator) -> tuple[dict, list[str]]:
@@ -62,9 +97,9 @@ def _json_label(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _restore_params(params: dict) -> dict:
+def _restore_params(cls: type, params: dict) -> dict:
     params = dict(params)
-    for name in _TUPLES:
+    for name in _tuple_params(cls):
         if isinstance(params.get(name), list):
             params[name] = tuple(params[name])
     cw = params.get("class_weight")
@@ -73,7 +108,7 @@ def _restore_params(params: dict) -> dict:
     return params
 
 
-def _split(estimator) -> tuple[list, HappySadClassifier]:
+def _split(estimator, owner: str) -> tuple[list, HappySadClassifier]:
     """``(transformer steps, classifier)`` of a classifier or a skmood Pipeline."""
     if isinstance(estimator, HappySadClassifier):
         return [], estimator
@@ -83,36 +118,72 @@ def _split(estimator) -> tuple[list, HappySadClassifier]:
         if not unknown:
             return steps, estimator.steps[-1][1]
         raise TypeError(
-            f"skmood.save: cannot store pipeline steps {unknown}; only "
+            f"{owner}: cannot store pipeline steps {unknown}; only "
             f"{sorted(_STEPS)} before a HappySadClassifier (use joblib for other pipelines)."
         )
     raise TypeError(
-        "skmood.save: expected a fitted HappySadClassifier or a Pipeline of skmood "
+        f"{owner}: expected a fitted HappySadClassifier or a Pipeline of skmood "
         f"transformers ending in one, got {type(estimator).__name__}."
     )
 
 
-def save(estimator, path: str | os.PathLike) -> None:
-    """Write a fitted classifier (or skmood pipeline) to a safe ``.skmood`` file.
+# ---------------------------------------------------------------------- write
+def _atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` through ``write(file)``: temporary file, fsync, rename.
+
+    The temporary file lives in the destination folder (so the rename is
+    atomic) and gets the permissions a new file would (``mkstemp`` makes it
+    readable by its owner only). On any failure it is removed and an existing
+    ``path`` is left untouched.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, partial = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
+                                   suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(partial, 0o666 & ~umask)
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
+
+
+def save(estimator, path: str | os.PathLike, *, format: str = "skmood") -> None:
+    """Write a fitted classifier (or skmood pipeline) to a model file.
 
     Parameters
     ----------
     estimator : HappySadClassifier or Pipeline
-        Fitted; a Pipeline may hold :class:`ImageLoader`, :class:`ImageResizer`
-        and :class:`PixelNormalizer` steps before the classifier.
+        Fitted. For the safe format a Pipeline may hold :class:`ImageLoader`,
+        :class:`ImageResizer` and :class:`PixelNormalizer` steps before the
+        classifier; joblib takes any pipeline ending in a HappySadClassifier.
     path : str or os.PathLike
         File to write. It is written to a temporary file first and moved into
         place, so a crash never leaves a half-written model.
+    format : {"skmood", "joblib"}, default="skmood"
+        ``"skmood"``: the safe format (Keras file plus JSON in a zip archive;
+        loading it runs no code from the file). ``"joblib"``: a pickle, for
+        pipelines the safe format cannot hold; only load such files if you
+        trust them.
+
+        .. versionadded:: 0.1
+           The ``format`` parameter.
 
     See Also
     --------
-    load : Read the file back, without unpickling anything.
+    load : Read the file back.
 
     Notes
     -----
     A custom ``model=`` builder, ``validation_data`` and a ``RandomState``
-    ``random_state`` are not stored (a :class:`SkmoodWarning` says so); the
-    trained network itself always is.
+    ``random_state`` are not stored in the safe format (a
+    :class:`SkmoodWarning` says so); the trained network itself always is.
 
     Examples
     --------
@@ -127,15 +198,40 @@ def save(estimator, path: str | os.PathLike) -> None:
     >>> (skmood.load(path).predict_proba(X) == clf.predict_proba(X)).all()
     np.True_
     """
+    if format not in FORMATS:
+        raise ValueError(f"skmood.save: format={format!r}; expected 'skmood' or 'joblib'.")
+    path = os.fspath(path)
+    if format == "joblib":
+        import joblib
+
+        clf = final_estimator(estimator)
+        if not isinstance(clf, HappySadClassifier):
+            _split(estimator, "skmood.save")  # raises the TypeError naming what was given
+        if not hasattr(clf, "model_"):
+            raise NotFittedError("skmood.save: the HappySadClassifier is not fitted yet.")
+        _atomic_write(path, lambda fh: joblib.dump(estimator, fh))
+        return
+    meta, network = _archive_contents(estimator)
+
+    def write(fh: IO[bytes]) -> None:
+        with zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(_META, json.dumps(meta, indent=1))
+            archive.writestr(_NETWORK, network)
+
+    _atomic_write(path, write)
+
+
+def _archive_contents(estimator) -> tuple[dict, bytes]:
+    """``(skmood.json contents, model.keras bytes)`` of the safe format."""
     from . import _keras_backend as backend
 
-    steps, clf = _split(estimator)
+    steps, clf = _split(estimator, "skmood.save")
     if not hasattr(clf, "model_"):
         raise NotFittedError("skmood.save: the HappySadClassifier is not fitted yet.")
     params, dropped = _jsonable_params(clf)
     if dropped:
         warnings.warn(f"skmood.save: not stored: {', '.join(dropped)}; the trained network "
-                      "is.", SkmoodWarning, stacklevel=2)
+                      "is.", SkmoodWarning, stacklevel=3)
     meta = {
         "format": _FORMAT,
         "format_version": FORMAT_VERSION,
@@ -150,23 +246,10 @@ def save(estimator, path: str | os.PathLike) -> None:
         "history": clf.history_,
         "n_iter": clf.n_iter_,
     }
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    with tempfile.TemporaryDirectory() as tmp:
-        network = os.path.join(tmp, _NETWORK)
-        backend.save_model(clf.model_, network)
-        fd, partial = tempfile.mkstemp(dir=folder, prefix=".skmood-", suffix=".part")
-        os.close(fd)
-        try:
-            with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr(_META, json.dumps(meta, indent=1))
-                archive.write(network, _NETWORK)
-            os.replace(partial, path)
-        except BaseException:
-            os.unlink(partial)
-            raise
+    return meta, backend.network_to_bytes(clf.model_)
 
 
+# ----------------------------------------------------------------------- read
 def _read_meta(archive: zipfile.ZipFile, path: str) -> dict:
     try:
         meta = json.loads(archive.read(_META))
@@ -188,13 +271,27 @@ def _read_meta(archive: zipfile.ZipFile, path: str) -> dict:
     return meta
 
 
-def load(path: str | os.PathLike):
-    """Read a model written by :func:`save`, without unpickling anything.
+def _is_zip(path: str) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
+
+
+def load(path: str | os.PathLike, *, allow_pickle: bool = False):
+    """Read a model file written by :func:`save` or ``skmood train``.
+
+    The format is recognised from the file's contents: a safe ``.skmood``
+    archive is read without running any code from it; a joblib (pickle) file
+    only with ``allow_pickle=True``. A file whose name ends in ``.skmood`` is
+    never unpickled.
 
     Parameters
     ----------
     path : str or os.PathLike
-        A ``.skmood`` file.
+        The model file.
+    allow_pickle : bool, default=False
+        Also read joblib/pickle files. Unpickling can run arbitrary code from
+        the file: only for files you trust (as :func:`numpy.load`'s
+        parameter of the same name).
 
     Returns
     -------
@@ -204,21 +301,60 @@ def load(path: str | os.PathLike):
     Raises
     ------
     ModelFileError
-        If the file is corrupt, truncated, not a skmood model, or written in a
-        newer format. A ``ValueError``.
+        If the file is corrupt, truncated, not a skmood model, written in a
+        newer format, or a pickle while ``allow_pickle=False``. A
+        ``ValueError``.
     FileNotFoundError
         If there is no such file.
+    IsADirectoryError
+        If ``path`` is a folder.
     """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"skmood.load: model path {path!r} is a directory; {_HINT}.")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"skmood.load: no model file at {path!r} (it does not exist); "
+                                f"{_HINT}.")
+    if _is_zip(path) or format_for_path(path) == "skmood":
+        model = _load_archive(path)
+    elif allow_pickle:
+        model = _load_joblib(path)
+    else:
+        raise ModelFileError(
+            f"skmood.load: {path!r} is not a safe .skmood model file; if it is a joblib "
+            "file you trust, pass allow_pickle=True (unpickling can run code from the file)."
+        )
+    clf = final_estimator(model)
+    if not isinstance(clf, HappySadClassifier):
+        raise ModelFileError(
+            f"skmood.load: {path!r} is not a skmood model: it holds a {type(model).__name__}; "
+            "expected a fitted HappySadClassifier or a Pipeline ending in one."
+        )
+    if not hasattr(clf, "model_"):
+        raise ModelFileError(f"skmood.load: {path!r} holds an unfitted HappySadClassifier; "
+                             f"{_HINT}.")
+    return model
+
+
+def _load_joblib(path: str) -> Any:
+    import joblib
+
+    try:
+        return joblib.load(path)
+    except Exception as exc:  # a foreign or corrupt file can fail in many ways
+        raise ModelFileError(
+            f"skmood.load: {path!r} is not a skmood model: it cannot be loaded "
+            f"({type(exc).__name__}: {exc}); {_HINT}."
+        ) from exc
+
+
+def _load_archive(path: str):
     from . import _keras_backend as backend
 
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"skmood.load: no model file at {path!r}.")
     try:
-        with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(path) as archive:
             meta = _read_meta(archive, path)
-            archive.extract(_NETWORK, tmp)
-            model = backend.load_model(os.path.join(tmp, _NETWORK))
+            network = backend.network_from_bytes(archive.read(_NETWORK))
     except ModelFileError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, KeyError) as exc:
@@ -230,20 +366,14 @@ def load(path: str | os.PathLike):
     if meta.get("skmood_version") != __version__:
         warnings.warn(f"skmood.load: {path!r} was written by skmood "
                       f"{meta.get('skmood_version')}, this is {__version__}.",
-                      SkmoodWarning, stacklevel=2)
-    clf = HappySadClassifier(**_restore_params(meta["params"]))
-    clf.classes_ = np.array(meta["classes"], dtype=object if isinstance(
-        meta["classes"][0], str) else None)
-    clf.input_shape_ = tuple(meta["input_shape"])
-    clf.history_ = meta["history"]
-    clf.n_iter_ = meta["n_iter"]
-    clf.model_ = model
-    clf.keras_classifier_ = backend.wrap_fitted_model(
-        model, X_probe=np.zeros((2, *clf.input_shape_), np.float32), y_probe=clf.classes_)
-    if clf.jit_compile:  # Keras saves the compile arguments, not this later setting
-        model.jit_compile = True
+                      SkmoodWarning, stacklevel=3)
+    clf = HappySadClassifier(**_restore_params(HappySadClassifier, meta["params"]))
+    classes = np.array(meta["classes"],
+                       dtype=object if isinstance(meta["classes"][0], str) else None)
+    clf._restore_fitted(network, classes=classes, input_shape=meta["input_shape"],
+                        history=meta["history"])
     if not meta["steps"]:
         return clf
-    steps = [(name, _STEPS[kind](**_restore_params(params)))
+    steps = [(name, _STEPS[kind](**_restore_params(_STEPS[kind], params)))
              for name, kind, params in meta["steps"]]
     return Pipeline([*steps, (meta["classifier_name"], clf)])

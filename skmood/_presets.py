@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["recommended_params"]
+__all__ = ["PRESETS", "recommended_params"]
+
+#: Named parameter sets (``skmood train --preset``).
+PRESETS = ("recommended",)
 
 
 def recommended_params(**overrides: Any) -> dict[str, Any]:

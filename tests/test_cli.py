@@ -24,7 +24,6 @@ import pytest
 
 import skmood
 from skmood import HappySadClassifier
-from skmood._report import save_model
 from skmood.cli import main
 
 #: Training options that make a model in a second or two on 16x16 faces.
@@ -328,16 +327,17 @@ def test_logging_configuration_is_restored(capsys, tmp_path):
     assert (log.level, list(log.handlers), log.propagate) == before
 
 
-def test_save_model_leaves_nothing_behind_when_writing_fails(tmp_path, monkeypatch):
+def test_saving_leaves_nothing_behind_when_writing_fails(model_file, tmp_path, monkeypatch):
     def broken_dump(obj, fh):
         fh.write(b"half a model")
         raise OSError("disk full")
 
+    model = skmood.load(model_file, allow_pickle=True)
     monkeypatch.setattr(joblib, "dump", broken_dump)
     target = tmp_path / "model.joblib"
     target.write_bytes(b"previous model")
     with pytest.raises(OSError, match="disk full"):
-        save_model({"a": 1}, target)
+        skmood.save(model, target, format="joblib")
     assert os.listdir(tmp_path) == ["model.joblib"]
     assert target.read_bytes() == b"previous model"
 
@@ -401,7 +401,7 @@ def test_entry_point_train_predict_evaluate(face_folder, tmp_path):
 
     proc = run_entry_point("predict", tmp_path / "missing.joblib", face_folder)
     assert proc.returncode == 1
-    assert proc.stderr.rstrip().splitlines()[-1].startswith("skmood: error: model file")
+    assert proc.stderr.rstrip().splitlines()[-1].startswith("skmood: error: skmood.load: no model file")
 
 
 # --------------------------------------------------- checkpoints, resume, warm start
@@ -415,7 +415,7 @@ def test_train_writes_safe_model_files_and_removes_its_checkpoint(capsys, face_f
 
 
 def test_killed_run_resumes_from_its_last_epoch(capsys, face_folder, tmp_path, monkeypatch):
-    import skmood.cli as cli
+    from skmood.cli import _train as cli
 
     model = tmp_path / "model.skmood"
     original = cli._checkpointer

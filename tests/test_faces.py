@@ -329,3 +329,32 @@ def test_mtcnn_detector():
         found = [b for b in cropper.detect(photos) if b is not None]
         assert len(found) >= 7  # 37 of 40 with 40 photos when written
         assert all(iou(b, (150, 60, 144, 144)) > 0.3 for b in found)
+
+
+# ------------------------------------------------------------------ one prediction path
+def test_predict_faces_is_the_explicit_steps_and_names_each_box(tmp_path, detected_face,
+                                                                make_clf):
+    import skmood
+
+    face, box = detected_face
+    X, y = make_faces(24, image_size=(32, 32), random_state=0)
+    clf = make_clf(image_size=(32, 32)).fit(X, y)
+    canvas = background(240, 320)
+    canvas[60:188, 100:228] = face
+    Image.fromarray(canvas).save(tmp_path / "photo.png")
+    Image.fromarray(background(60, 80)).save(tmp_path / "empty.png")
+    files = [str(tmp_path / "photo.png"), str(tmp_path / "empty.png")]
+
+    proba, boxes = skmood.predict_faces(clf, files)
+    assert boxes[1] is None and iou(boxes[0], (100 + box[0], 60 + box[1], *box[2:])) > 0.9
+    steps = make_pipeline(ImageLoader(), FaceCropper(), ImageResizer(image_size=(32, 32)))
+    np.testing.assert_allclose(proba, clf.predict_proba(steps.transform(files)), rtol=1e-5)
+    # A pipeline model: its own ImageLoader's colour mode, its later steps run too.
+    pipe = make_pipeline(ImageLoader(color_mode="grayscale"), ImageResizer(image_size=(32, 32)),
+                         make_clf(image_size=(32, 32), color_mode="grayscale"))
+    pipe.fit(files * 4, ["happy", "sad"] * 4)
+    gray_proba, _ = skmood.predict_faces(pipe, files)
+    gray = make_pipeline(ImageLoader(color_mode="grayscale"), FaceCropper(),
+                         ImageResizer(image_size=(32, 32)))
+    np.testing.assert_allclose(gray_proba, pipe[-1].predict_proba(gray.transform(files)),
+                               rtol=1e-5)

@@ -462,9 +462,10 @@ def test_serve_help_imports_neither_fastapi_nor_tensorflow():
 
 
 def test_serve_command_fails_in_one_line_on_a_missing_model(capsys, tmp_path):
-    assert main(["serve", str(tmp_path / "missing.skmood")]) == 1
-    err = capsys.readouterr().err
-    assert err.strip().splitlines()[-1].startswith("skmood: error: model file")
+    missing = tmp_path / "missing.skmood"
+    assert main(["serve", str(missing)]) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("skmood: error: skmood.load: no model file at") and str(missing) in last
 
 
 def test_serve_command_reports_a_port_in_use(capsys, model_path):

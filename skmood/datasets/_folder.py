@@ -10,7 +10,7 @@ import numpy as np
 
 from ..exceptions import DatasetError
 
-__all__ = ["IMAGE_EXTENSIONS", "load_image_folder"]
+__all__ = ["IMAGE_EXTENSIONS", "find_images", "load_image_folder"]
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +158,63 @@ def load_image_folder(
             f"{root!r}; expected one sub-folder of images per class."
         )
     return _object_array(paths), _object_array(labels)
+
+
+def find_images(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """List image files: files as given, folders searched recursively.
+
+    Folders are walked as :func:`load_image_folder` walks a class folder (the
+    one folder walker of skmood): symbolic links followed without loops,
+    hidden files and folders skipped, files with an extension in
+    :data:`IMAGE_EXTENSIONS` kept, in sorted order. What ``skmood predict``
+    classifies.
+
+    Parameters
+    ----------
+    paths : sequence of str or os.PathLike
+        Image files (kept whatever their extension) and folders.
+
+    Returns
+    -------
+    files : list of str
+        The images, in the order of ``paths``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a path does not exist.
+    DatasetError
+        If no image is found.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skmood.datasets import find_images
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     for name in ["b.png", "sub/a.jpg", "notes.txt", ".hidden.png"]:
+    ...         os.makedirs(os.path.dirname(os.path.join(tmp, name)), exist_ok=True)
+    ...         open(os.path.join(tmp, name), "wb").close()
+    ...     [os.path.relpath(p, tmp) for p in find_images([tmp])]
+    ['b.png', 'sub/a.jpg']
+    """
+    files: list[str] = []
+    for path in map(os.fspath, paths):
+        if os.path.isdir(path):
+            found, _ = _list_images(path, IMAGE_EXTENSIONS)
+            logger.debug("found %d image(s) in folder %r", len(found), path)
+            files += [os.path.join(path, rel) for rel in found]
+        elif os.path.exists(path):
+            files.append(path)
+        else:
+            raise FileNotFoundError(
+                f"image path {path!r} does not exist; expected image files or folders of images."
+            )
+    if not files:
+        raise DatasetError(
+            f"no image found in {', '.join(map(repr, list(paths)[:5]))}; expected image files "
+            f"or folders holding files with extensions {', '.join(IMAGE_EXTENSIONS)}."
+        )
+    return files
 
 
 def _check_extensions(extensions: Iterable[str] | None) -> tuple[str, ...]:

@@ -180,11 +180,11 @@ def create_app(model: Any, **options: Any) -> FastAPI:
     """
     settings = Settings(**options)
     if isinstance(model, (str, os.PathLike)):
-        # The one private import: the CLI's loader, which reads .skmood files without
-        # unpickling and checks that the file holds a fitted skmood model.
-        from .._report import load_model
+        # A file named by whoever starts the server: joblib files are unpickled
+        # (.skmood files never are), as by the command line.
+        from .. import load
 
-        model = load_model(model)
+        model = load(model, allow_pickle=True)
     predictor = Predictor(model, detector=settings.detector,
                           max_image_pixels=settings.max_image_pixels, threads=settings.threads,
                           max_batch_size=settings.max_batch_size,

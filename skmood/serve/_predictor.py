@@ -1,11 +1,11 @@
 """From uploaded bytes to labels: decoding, face cropping, batched inference.
 
-Only skmood's public API is used, so the server classifies exactly as
-``model.predict_proba`` does on the same images: images are decoded with
-:func:`skmood.decode_image` (ImageLoader's rules), optionally cropped with
-:class:`skmood.FaceCropper`, passed through the model's own preprocessing
-steps and finally to the classifier's ``predict_proba``, batched across
-requests by :class:`~skmood.serve._batching.MicroBatcher`.
+The server classifies exactly as :func:`skmood.predict_faces` and the
+command line do: images are decoded with :func:`skmood.decode_image`
+(ImageLoader's rules), then go through the one face-cropping prediction path,
+:class:`skmood._predict.FacePredictor` (largest face, the model's own
+preprocessing steps), and finally to the classifier's ``predict_proba``,
+batched across requests by :class:`~skmood.serve._batching.MicroBatcher`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from .. import FaceCropper, HappySadClassifier, ImageLoader, ImageResizer, __version__, decode_image
+from .. import __version__, decode_image
+from .._predict import FacePredictor
 from ._batching import MicroBatcher
 
 __all__ = ["Predictor", "Upload"]
@@ -74,40 +75,24 @@ class Predictor:
     def __init__(self, model: Any, *, detector: str = "haar",
                  max_image_pixels: int = 40_000_000, threads: int = 1,
                  max_batch_size: int = 64, max_pending: int = 1024) -> None:
-        steps = list(model.steps[:-1]) if isinstance(model, Pipeline) else []
-        final = model.steps[-1][1] if isinstance(model, Pipeline) else model
-        if not isinstance(final, HappySadClassifier) or not hasattr(final, "model_"):
-            raise TypeError(
-                "skmood.serve: expected a fitted HappySadClassifier or a Pipeline ending in "
-                f"one, got {type(model).__name__}."
-            )
+        try:
+            self.faces = FacePredictor(model, detector=detector)
+        except TypeError as exc:
+            raise TypeError(f"skmood.serve: {exc}") from None
+        final = self.faces.classifier
         self.model = model
         self.classifier = final
         self.input_shape = tuple(int(v) for v in final.input_shape_)
-        self.color_mode = "grayscale" if self.input_shape[2] == 1 else "rgb"
-        if steps and isinstance(steps[0][1], ImageLoader):
-            self.color_mode = steps[0][1].color_mode
-            steps = steps[1:]
-        self.steps = [step for _, step in steps]
+        self.color_mode = self.faces.color_mode
         self.step_names = [type(step).__name__ for _, step in
                            (model.steps if isinstance(model, Pipeline) else [("", final)])]
         self.classes = [c.item() if isinstance(c, np.generic) else c for c in final.classes_]
-        self.cropper = FaceCropper(detector=detector)
+        self.cropper = self.faces.cropper
         self.max_image_pixels = max_image_pixels
-        self.resizer = ImageResizer(image_size=self.input_shape[:2])
         self.batcher = MicroBatcher(final.predict_proba, threads=threads,
                                     max_batch_size=max_batch_size, max_pending=max_pending)
 
     # ------------------------------------------------------------------ steps
-    def _network_input(self, images: list[np.ndarray]) -> np.ndarray:
-        """The model's own preprocessing steps, then the classifier's input size."""
-        X: Any = images
-        for step in self.steps:
-            X = step.transform(X)
-        if not (isinstance(X, np.ndarray) and X.ndim == 4):
-            X = self.resizer.transform(X)
-        return X
-
     def prepare(self, uploads: list[Upload], crop_faces: bool) -> _Prepared:
         """Decode, crop and preprocess (blocking: run it in a worker thread).
 
@@ -120,9 +105,9 @@ class Predictor:
             image = decode_image(upload.data, color_mode=self.color_mode, name=upload.filename,
                                  max_pixels=self.max_image_pixels)
             height, width = (int(v) for v in image.shape[:2])
-            box = self.cropper.detect([image])[0] if crop_faces else None
-            if box is not None:
-                image = self.cropper.crop([image], [box])[0]
+            box = None
+            if crop_faces:
+                (image,), (box,) = self.faces.crop([image])
             images.append(image)
             rows.append({
                 "filename": upload.filename,
@@ -133,8 +118,7 @@ class Predictor:
                 "region": "whole image" if box is None else "face",
                 "_seconds": time.perf_counter() - start,
             })
-        X = self._network_input(images)
-        return _Prepared(X, rows)
+        return _Prepared(self.faces.network_input(images), rows)
 
     async def predict(self, uploads: list[Upload], crop_faces: bool) -> list[dict]:
         """Classify ``uploads``; one result dict per image, in order."""

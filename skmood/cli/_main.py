@@ -1,0 +1,116 @@
+"""``skmood`` itself: parse, configure logging, run the command, report errors.
+
+Progress (one line per training epoch, files found) goes to stderr through
+the ``skmood`` logger; results go to stdout. Expected failures are one
+``skmood: error: ...`` line and exit code 1; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import traceback
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ..exceptions import SkmoodError, SkmoodWarning
+from ._parser import build_parser
+
+__all__ = ["main"]
+
+#: Failures reported as one ``skmood: error: ...`` line (exit code 1).
+_EXPECTED_ERRORS = (SkmoodError, ValueError, TypeError, OSError, ImportError)
+
+
+class _ConsoleHandler(logging.StreamHandler):
+    """Write to the current ``sys.stderr``: INFO (progress) as is, others as ``level: msg``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr  # looked up per record: tests and callers may swap it
+        super().emit(record)
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if record.levelno == logging.INFO else f"{record.levelname.lower()}: {text}"
+
+
+def _log_warning(message: Warning | str, category: type[Warning], *args: Any,
+                 **kwargs: Any) -> None:
+    """``warnings.showwarning`` replacement: one ``warning:`` line, no source excerpt."""
+    name = "" if issubclass(category, SkmoodWarning) else f"{category.__name__}: "
+    logging.getLogger("skmood").warning("%s%s", name, message)
+
+
+@contextlib.contextmanager
+def _console_logging(level: int) -> Iterator[None]:
+    """Show the ``skmood`` logger and Python warnings on stderr, then restore both."""
+    log = logging.getLogger("skmood")
+    handler = _ConsoleHandler()
+    saved = log.level, log.propagate
+    log.addHandler(handler)
+    log.setLevel(level)
+    log.propagate = False
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _log_warning
+            yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(saved[0])
+        log.propagate = saved[1]
+
+
+def _error_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line."""
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, _EXPECTED_ERRORS):
+        return message
+    return f"unexpected {type(exc).__name__}: {message} (run with --debug for the traceback)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``skmood`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, default=None
+        Arguments without the program name; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    code : int
+        0 on success (also for ``--help`` and ``--version``), 1 when the
+        command fails (a one-line ``skmood: error: ...`` on stderr; the
+        traceback too with ``--debug``), 2 for usage errors and 130 when
+        interrupted.
+
+    Examples
+    --------
+    >>> from skmood.cli import main
+    >>> main(["--version"])  # doctest: +ELLIPSIS
+    skmood ...
+    0
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    with _console_logging(level):
+        try:
+            return int(args.func(args))
+        except KeyboardInterrupt:
+            if args.debug:
+                traceback.print_exc()
+            print("skmood: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:
+            if args.debug:
+                traceback.print_exc()
+            print(f"skmood: error: {_error_line(exc)}", file=sys.stderr)
+            return 1
