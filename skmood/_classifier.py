@@ -11,10 +11,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_random_state
 
-from . import _litert, _network_spec, _training
+from . import _inference, _network_spec, _training
 from ._backbones import BACKBONES
 from ._compat import Interval, StrOptions, _fit_context
 from ._image import COLOR_MODES
+from ._inference import INFERENCE_ENGINES  # also importable from here (the CLI's choices)
 from ._network_spec import ARCHITECTURES  # also importable from here (the CLI's choices)
 from ._validation import check_image_size, check_images
 from .exceptions import DatasetError, NotFittedError, SkmoodWarning
@@ -26,8 +27,6 @@ __all__ = ["HappySadClassifier"]
 _NAME = "HappySadClassifier"
 #: Batch size used for inference (memory stays bounded; bigger is faster).
 _PREDICT_BATCH_SIZE = 256
-#: What may run the fitted network at prediction (``inference``).
-INFERENCE_ENGINES = ("auto", "keras", "litert", "litert-int8")
 
 
 class HappySadClassifier(ClassifierMixin, BaseEstimator):
@@ -607,7 +606,8 @@ shape (n_samples, height, width, channels)
         self._check_fitted()
         data = check_images(X, _NAME)
         split = _training.Split(data, None, None, np.arange(len(data)))
-        predict_on_batch, fixed_shape = self._network_predictor(len(data))
+        predict_on_batch, fixed_shape = _inference.network_predictor(
+            self.model_, self.inference, len(data), _NAME)
         # XLA and LiteRT both prefer one batch shape: the last batch is padded.
         seq = self._sequence(split, batch_size=_PREDICT_BATCH_SIZE, on_error=self.on_error,
                              mirror=bool(self.flip_averaging), pad=fixed_shape)
@@ -636,27 +636,6 @@ shape (n_samples, height, width, channels)
                 stacklevel=2,
             )
         return proba
-
-    def _network_predictor(self, n_images: int):
-        """``(predict_on_batch, wants one batch shape)`` of the engine ``inference`` picks."""
-        jit = bool(getattr(self.model_, "jit_compile", False))
-        engine = self.inference
-        if engine not in INFERENCE_ENGINES:  # set_params after fit skips fit's check
-            *others, last = map(repr, INFERENCE_ENGINES)
-            raise ValueError(f"{_NAME}: inference={engine!r}; expected {', '.join(others)} or "
-                             f"{last}.")
-        if engine == "keras" or (engine == "auto" and n_images < _litert.AUTO_MIN_IMAGES):
-            return self.model_.predict_on_batch, jit
-        try:
-            network = _litert.lite_network(self.model_, quantize=engine == "litert-int8")
-            return network.predict_on_batch, True
-        except _litert.LiteRTConversionError as exc:
-            if engine != "auto":
-                raise RuntimeError(f"{_NAME}: inference={engine!r}: {exc}; use "
-                                   "inference='keras'.") from exc
-            warnings.warn(f"{_NAME}: {exc}; predicting with Keras instead (inference="
-                          "'auto').", SkmoodWarning, stacklevel=3)
-            return self.model_.predict_on_batch, jit
 
     def predict(self, X):
         """Predict the class label of each image.
