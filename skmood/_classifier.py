@@ -11,11 +11,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_random_state
 
-from . import _litert, _training
-from ._backbones import BACKBONE_LAYER, BACKBONES, check_input_size, resolve_weights
+from . import _inference, _network_spec, _training
+from ._backbones import BACKBONES
 from ._compat import Interval, StrOptions, _fit_context
 from ._image import COLOR_MODES
-from ._validation import check_image_size, check_images, is_positive_int
+from ._inference import INFERENCE_ENGINES  # also importable from here (the CLI's choices)
+from ._network_spec import ARCHITECTURES  # also importable from here (the CLI's choices)
+from ._validation import check_image_size, check_images
 from .exceptions import DatasetError, NotFittedError, SkmoodWarning
 
 logger = logging.getLogger(__name__)
@@ -25,10 +27,6 @@ __all__ = ["HappySadClassifier"]
 _NAME = "HappySadClassifier"
 #: Batch size used for inference (memory stays bounded; bigger is faster).
 _PREDICT_BATCH_SIZE = 256
-#: What may run the fitted network at prediction (``inference``).
-INFERENCE_ENGINES = ("auto", "keras", "litert", "litert-int8")
-#: The from-scratch networks of ``architecture`` (builders in :mod:`skmood.models`).
-ARCHITECTURES = ("seed", "vgg", "resnet", "inception")
 #: Learning-rate schedules of ``lr_schedule``.
 LR_SCHEDULES = ("constant", "cosine")
 #: What an unreadable image does (``on_error``).
@@ -448,7 +446,8 @@ shape (n_samples, height, width, channels)
         seed = self._seed()
         warm = self.warm_start and hasattr(self, "model_")
         # A warm start continues the fitted network: nothing to build, no weights to read.
-        build_fn, build_kwargs = (None, None) if warm else self._builder(input_shape, seed)
+        build_fn, build_kwargs = (None, None) if warm else _network_spec.network_builder(
+            self.get_params(deep=False), input_shape, seed, _NAME)
         weights = _training.sample_weights(y_enc, classes, self.class_weight, sample_weight,
                                            _NAME)
         if self.validation_data is not None:
@@ -479,7 +478,8 @@ shape (n_samples, height, width, channels)
                         backend.learning_rate(self.learning_rate, self.lr_schedule,
                                               self.epochs, steps))
         callbacks = list(callbacks or [])
-        stages = self._fine_tuning_stages()
+        stages = _network_spec.fine_tuning_stages(self.get_params(deep=False),
+                                                  [layer.name for layer in self.model_.layers])
         if stages is None:  # one stage: the network as built (or as fitted)
             if warm:
                 backend.set_learning_rate(self.model_, backend.learning_rate(
@@ -497,21 +497,6 @@ shape (n_samples, height, width, channels)
             self._train(backend, train, val, seed, callbacks,
                         initial_epoch=start, epochs=stop)
         return self
-
-    def _fine_tuning_stages(self):
-        """``[(first epoch, end epoch, backbone layers trained, learning rate)]``.
-
-        ``None`` unless the network is a pretrained backbone (which then has a
-        ``"backbone"`` layer): such networks train in two stages.
-        """
-        if self.model is not None or self.backbone is None or self.weights is None:
-            return None
-        if BACKBONE_LAYER not in {layer.name for layer in self.model_.layers}:
-            return None
-        head = self.epochs if self.head_epochs is None else int(self.head_epochs)
-        stages = [(0, head, 0, self.learning_rate),
-                  (head, self.epochs, self.fine_tune_layers, self.fine_tune_learning_rate)]
-        return [stage for stage in stages if stage[1] > stage[0]]
 
     def _check_warm_start(self, classes, input_shape):
         if not np.array_equal(classes, self.classes_) or tuple(input_shape) != self.input_shape_:
@@ -588,7 +573,8 @@ shape (n_samples, height, width, channels)
         try:
             self.model_.fit(
                 self._sequence(train, batch_size=self.batch_size, shuffle=True, seed=seed,
-                               augment=self._pipeline_augmenter()),
+                               augment=_network_spec.pipeline_augmenter(
+                                   self.get_params(deep=False))),
                 validation_data=None if val is None else self._sequence(
                     val, batch_size=_PREDICT_BATCH_SIZE),
                 epochs=self.epochs if epochs is None else epochs,
@@ -619,86 +605,6 @@ shape (n_samples, height, width, channels)
             self.n_iter_ = len(self.history_.get("loss", []))
 
         return on_epoch_end
-
-    def _augmentation(self):
-        """The augmentation parameters, as the builders and :class:`Augmenter` take them."""
-        return {"rotation": float(self.rotation), "horizontal_flip": bool(self.horizontal_flip),
-                "zoom": float(self.zoom), "shift": float(self.shift)}
-
-    def _pipeline_augmenter(self):
-        """The input pipeline's augmentation: only for XLA-compiled built-in networks.
-
-        Without ``jit_compile`` the augmentation is layers of the network; a
-        user's ``model`` brings its own.
-        """
-        if not self.jit_compile or self.model is not None:
-            return None
-        from ._augment import Augmenter
-
-        return Augmenter(**self._augmentation())
-
-    def _builder(self, input_shape, seed):
-        """Return the model-building callable and its keyword arguments."""
-        if self.model is not None:
-            return self.model, {"input_shape": input_shape}
-        from . import models
-
-        # With XLA the augmentation runs in the input pipeline (_pipeline_augmenter).
-        augmentation = self._augmentation()
-        if self.jit_compile:
-            augmentation = {k: type(v)() for k, v in augmentation.items()}
-        common = {
-            "input_shape": input_shape,
-            "dropout": float(self.dropout),
-            **augmentation,
-            "seed": seed,
-        }
-        if self.backbone is not None:
-            check_input_size(self.backbone, input_shape, _NAME)
-            # Fail now, naming the missing file, rather than inside the build.
-            resolve_weights(self.backbone, self.weights, input_shape, self.backbone_alpha, _NAME)
-            return models.build_backbone, {**common, "backbone": self.backbone,
-                                           "weights": self.weights,
-                                           "alpha": float(self.backbone_alpha)}
-        if self.weights is not None:
-            raise ValueError(
-                f"{_NAME}: weights={self.weights!r} needs a backbone (weights initialise a "
-                f"keras.applications backbone); got backbone=None with architecture="
-                f"{self.architecture!r}. Set backbone, or weights=None (to continue a fitted "
-                "network, use warm_start=True)."
-            )
-        filters = self.conv_filters
-        if (
-            isinstance(filters, (str, bytes))
-            or len(filters) == 0
-            or not all(is_positive_int(f) for f in filters)
-        ):
-            raise ValueError(
-                f"{_NAME}: conv_filters must be a non-empty sequence of positive ints, "
-                f"got {filters!r}."
-            )
-        smallest = 2 ** len(filters)
-        if min(input_shape[:2]) < smallest:
-            raise ValueError(
-                f"{_NAME}: image_size {tuple(input_shape[:2])!r} is too small for "
-                f"{len(filters)} convolution blocks (each halves the image); expected at "
-                f"least {smallest} pixels per side, or fewer conv_filters."
-            )
-        common["conv_filters"] = tuple(int(f) for f in filters)
-        if self.architecture == "seed":
-            return models.build_cnn, {**common, "kernel_size": int(self.kernel_size),
-                                      "dense_units": int(self.dense_units),
-                                      "batch_norm": bool(self.batch_norm)}
-        try:
-            depth = {"blocks_per_stage": models.stage_depths(self.blocks_per_stage,
-                                                             len(filters))}
-        except ValueError as exc:
-            raise ValueError(f"{_NAME}: {exc}") from None
-        if self.architecture == "vgg":
-            return models.build_vgg, {**common, **depth, "kernel_size": int(self.kernel_size)}
-        if self.architecture == "resnet":
-            return models.build_resnet, {**common, **depth, "kernel_size": int(self.kernel_size)}
-        return models.build_inception, {**common, **depth}
 
     def _seed(self):
         """An int seed from ``random_state`` (None stays None)."""
@@ -733,7 +639,8 @@ shape (n_samples, height, width, channels)
         self._check_fitted()
         data = check_images(X, _NAME)
         split = _training.Split(data, None, None, np.arange(len(data)))
-        predict_on_batch, fixed_shape = self._network_predictor(len(data))
+        predict_on_batch, fixed_shape = _inference.network_predictor(
+            self.model_, self.inference, len(data), _NAME)
         # XLA and LiteRT both prefer one batch shape: the last batch is padded.
         seq = self._sequence(split, batch_size=_PREDICT_BATCH_SIZE, on_error=self.on_error,
                              mirror=bool(self.flip_averaging), pad=fixed_shape)
@@ -762,27 +669,6 @@ shape (n_samples, height, width, channels)
                 stacklevel=2,
             )
         return proba
-
-    def _network_predictor(self, n_images: int):
-        """``(predict_on_batch, wants one batch shape)`` of the engine ``inference`` picks."""
-        jit = bool(getattr(self.model_, "jit_compile", False))
-        engine = self.inference
-        if engine not in INFERENCE_ENGINES:  # set_params after fit skips fit's check
-            *others, last = map(repr, INFERENCE_ENGINES)
-            raise ValueError(f"{_NAME}: inference={engine!r}; expected {', '.join(others)} or "
-                             f"{last}.")
-        if engine == "keras" or (engine == "auto" and n_images < _litert.AUTO_MIN_IMAGES):
-            return self.model_.predict_on_batch, jit
-        try:
-            network = _litert.lite_network(self.model_, quantize=engine == "litert-int8")
-            return network.predict_on_batch, True
-        except _litert.LiteRTConversionError as exc:
-            if engine != "auto":
-                raise RuntimeError(f"{_NAME}: inference={engine!r}: {exc}; use "
-                                   "inference='keras'.") from exc
-            warnings.warn(f"{_NAME}: {exc}; predicting with Keras instead (inference="
-                          "'auto').", SkmoodWarning, stacklevel=3)
-            return self.model_.predict_on_batch, jit
 
     def predict(self, X):
         """Predict the class label of each image.

@@ -15,8 +15,6 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._image import COLOR_MODES
-
 #: Which kind of image input an ``X`` holds.
 PATHS, PIXELS, IMAGES = "paths", "pixels", "images"
 
@@ -61,15 +59,6 @@ def check_image_size(image_size: Any, owner: str, name: str = "image_size") -> t
             f"{owner}: {name} must be a pair of positive ints (height, width), got {image_size!r}."
         )
     return int(pair[0]), int(pair[1])
-
-
-def check_color_mode(color_mode: Any, owner: str) -> int:
-    """Check ``color_mode`` and return its number of channels."""
-    if color_mode not in COLOR_MODES:
-        raise ValueError(
-            f"{owner}: color_mode must be one of {sorted(COLOR_MODES)}, got {color_mode!r}."
-        )
-    return COLOR_MODES[color_mode]
 
 
 def _empty_message(owner: str, shape: tuple) -> str:

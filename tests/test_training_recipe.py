@@ -16,6 +16,7 @@ from tensorflow.python.framework.config import is_op_determinism_enabled
 import skmood
 from skmood import HappySadClassifier, recommended_params
 from skmood._augment import Augmenter
+from skmood._network_spec import pipeline_augmenter
 from skmood._sequence import ImageSequence
 from skmood._validation import check_images
 from skmood.models import augmentation_layers, build_vgg
@@ -130,8 +131,8 @@ def test_jit_compile_moves_augmentation_to_the_pipeline(face_pixels, tmp_path):
     assert clf.model_.jit_compile is True
     names = {layer.name for layer in clf.model_.layers}
     assert not names & {"flip", "rotate", "zoom", "shift"}  # XLA cannot compile them
-    assert clf._pipeline_augmenter() == Augmenter(rotation=10.0, horizontal_flip=True,
-                                                  zoom=0.1, shift=0.1)
+    assert pipeline_augmenter(clf.get_params()) == Augmenter(
+        rotation=10.0, horizontal_flip=True, zoom=0.1, shift=0.1)
     # Odd sizes are padded to few shapes; results match the uncompiled network.
     proba = clf.predict_proba(X[:37])
     clf.model_.jit_compile = False
