@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+
 import numpy as np
 import pytest
 from sklearn.base import clone, is_classifier
@@ -117,17 +120,34 @@ def test_is_a_classifier_with_image_tags():
     assert tags.input_tags.string
 
 
-def test_get_params_lists_every_hyperparameter_and_clone_copies_them():
-    clf = HappySadClassifier(conv_filters=(8, 16), dropout=0.3, class_weight="balanced")
+def _init_parameters(cls) -> dict[str, inspect.Parameter]:
+    return {name: p for name, p in inspect.signature(cls.__init__).parameters.items()
+            if name != "self"}
+
+
+def _documented_parameters(cls) -> list[str]:
+    """The names in the numpydoc ``Parameters`` section of ``cls``'s docstring, in order."""
+    doc = inspect.getdoc(cls)
+    section = re.search(r"^Parameters\n-+\n(.*?)(?=^\w[\w ]*\n-+\n|\Z)", doc, re.M | re.S)
+    assert section, f"{cls.__name__}'s docstring has no Parameters section"
+    entries = re.findall(r"^(\w[\w, ]*?) :", section.group(1), re.M)
+    return [name.strip() for entry in entries for name in entry.split(",")]
+
+
+def test_every_parameter_is_keyword_only_validated_and_documented_in_order():
+    # Derived from the signature, so that a new parameter cannot escape these checks.
+    parameters = _init_parameters(HappySadClassifier)
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters.values())
+    assert sorted(HappySadClassifier._parameter_constraints) == sorted(parameters)
+    assert _documented_parameters(HappySadClassifier) == list(parameters)
+
+
+def test_get_params_gives_every_parameter_as_given_and_clone_copies_them():
+    given = dict(conv_filters=(8, 16), dropout=0.3, class_weight="balanced")
+    clf = HappySadClassifier(**given)
     params = clf.get_params()
-    for name in ["image_size", "color_mode", "conv_filters", "kernel_size", "dense_units",
-                 "dropout", "batch_norm", "rotation", "horizontal_flip", "zoom",
-                 "learning_rate", "epochs", "batch_size", "class_weight", "validation_split",
-                 "validation_data", "early_stopping", "patience", "random_state", "verbose",
-                 "model", "architecture", "backbone", "weights", "backbone_alpha",
-                 "blocks_per_stage", "head_epochs", "fine_tune_layers",
-                 "fine_tune_learning_rate"]:
-        assert name in params
+    defaults = {name: p.default for name, p in _init_parameters(HappySadClassifier).items()}
+    assert params == {**defaults, **given}
     copy = clone(clf)
     assert copy is not clf
     assert copy.get_params() == params
