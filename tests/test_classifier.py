@@ -54,8 +54,11 @@ def test_uint8_and_float_pixels_give_the_same_probabilities(face_pixels, make_cl
 
 def test_pixels_of_another_size_are_resized(face_pixels, make_clf):
     X, y = face_pixels
+    from skmood import ImageResizer
+
     clf = make_clf(image_size=(16, 16)).fit(X, y)  # 24x24 pixels resized to 16x16
-    assert clf.predict_proba(X[:4]).shape == (4, 2)
+    resized = ImageResizer(image_size=(16, 16)).transform(X[:4])
+    np.testing.assert_allclose(clf.predict_proba(X[:4]), clf.predict_proba(resized), atol=1e-6)
 
 
 def test_paths_and_decoded_pixels_agree(face_paths, make_clf):
@@ -72,7 +75,10 @@ def test_grayscale_network_takes_rgb_input(face_pixels, make_clf):
     clf = make_clf(image_size=(24, 24), color_mode="grayscale").fit(X, y)
     assert clf.input_shape_ == (24, 24, 1)
     assert clf.model_.input_shape == (None, 24, 24, 1)
-    assert clf.predict(X[:3]).shape == (3,)
+    # RGB pixels become their ITU-R 601 luma, as ImageLoader(color_mode="grayscale") reads.
+    luma = np.rint(X[:3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+    grey = np.clip(luma, 0, 255).astype(np.uint8)[..., np.newaxis]
+    np.testing.assert_allclose(clf.predict_proba(X[:3]), clf.predict_proba(grey), atol=1e-6)
 
 
 # ---------------------------------------------------------------- labels
@@ -274,9 +280,12 @@ def test_custom_model_builder(face_pixels, make_clf):
 
     X, y = face_pixels
     clf = make_clf(image_size=(24, 24), model=two_softmax).fit(X, y)
+    assert [layer.__class__.__name__ for layer in clf.model_.layers] == [
+        "InputLayer", "GlobalAveragePooling2D", "Dense"]
     proba = clf.predict_proba(X[:4])
-    assert proba.shape == (4, 2)
-    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-6)
+    # The two softmax outputs are the columns, in the order of classes_.
+    outputs = keras.ops.convert_to_numpy(clf.model_(X[:4].astype(np.float32) / 255))
+    np.testing.assert_allclose(proba, outputs, atol=1e-6)
 
 
 def test_image_too_small_for_the_blocks_is_a_clear_error(face_pixels):
@@ -296,9 +305,14 @@ def test_validation_split_reports_validation_metrics(face_pixels, make_clf):
 
 
 def test_validation_data_on_paths(face_paths, make_clf):
+    from sklearn.metrics import log_loss
+
     paths, labels = face_paths
-    clf = make_clf(validation_data=(paths[:6], labels[:6])).fit(paths, labels)
-    assert "val_loss" in clf.history_
+    X_val, y_val = paths[::4], labels[::4]  # 3 happy, 3 sad
+    clf = make_clf(validation_data=(X_val, y_val)).fit(paths, labels)
+    # Evaluated after the one epoch: the log loss of the fitted network on those images.
+    [val_loss] = clf.history_["val_loss"]
+    assert val_loss == pytest.approx(log_loss(y_val, clf.predict_proba(X_val)), rel=1e-5)
 
 
 def test_early_stopping_stops_and_needs_validation(face_pixels, make_clf):

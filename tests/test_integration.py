@@ -29,6 +29,7 @@ def test_pipeline_of_the_three_transformers_and_the_classifier(face_paths, make_
 
 
 def test_imblearn_oversampling_of_path_columns(face_paths, make_clf):
+    import keras
     from imblearn.over_sampling import RandomOverSampler
     from imblearn.pipeline import make_pipeline as make_imb_pipeline
 
@@ -40,11 +41,20 @@ def test_imblearn_oversampling_of_path_columns(face_paths, make_clf):
     assert (y_res == "sad").sum() == (y_res == "happy").sum() == 12
     assert set(X_res.ravel()) <= set(X.ravel())  # only paths are duplicated, no pixels
 
+    class BatchCounter(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.batches = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.batches += 1
+
+    counter = BatchCounter()
     pipe = make_imb_pipeline(RandomOverSampler(random_state=0), make_clf())
-    pipe.fit(X, y)
+    pipe.fit(X, y, happysadclassifier__callbacks=[counter])
     assert pipe.predict(X).shape == (len(X),)
     # The classifier saw the resampled, balanced set: 24 images -> 3 batches of 8.
-    assert pipe[-1].n_iter_ == 1
+    assert pipe[-1].n_iter_ == 1 and counter.batches == 3
 
 
 @pytest.mark.slow
