@@ -113,12 +113,15 @@ def test_grid_search_over_architecture(face_paths):
     paths, labels = face_paths
     base = HappySadClassifier(image_size=(16, 16), conv_filters=(4,), blocks_per_stage=1,
                               epochs=1, batch_size=8, random_state=0)
+    # Log loss, not accuracy: a continuous score, so two different networks cannot tie.
     search = GridSearchCV(base, {"architecture": ["seed", "resnet"]}, cv=2, refit=False,
-                          error_score="raise")
+                          scoring="neg_log_loss", error_score="raise")
     search.fit(paths, labels)
+    scores = search.cv_results_["mean_test_score"]
     assert list(search.cv_results_["param_architecture"]) == ["seed", "resnet"]
-    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
-    assert search.best_params_["architecture"] in {"seed", "resnet"}
+    assert np.isfinite(scores).all()
+    assert scores[0] != scores[1]  # each candidate trained its own architecture
+    assert search.best_params_ == {"architecture": ["seed", "resnet"][int(np.argmax(scores))]}
 
 
 def test_custom_model_takes_precedence_over_backbone_and_architecture(face_pixels, make_clf):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+
 import numpy as np
 import pytest
 from sklearn.base import clone, is_classifier
@@ -51,8 +54,11 @@ def test_uint8_and_float_pixels_give_the_same_probabilities(face_pixels, make_cl
 
 def test_pixels_of_another_size_are_resized(face_pixels, make_clf):
     X, y = face_pixels
+    from skmood import ImageResizer
+
     clf = make_clf(image_size=(16, 16)).fit(X, y)  # 24x24 pixels resized to 16x16
-    assert clf.predict_proba(X[:4]).shape == (4, 2)
+    resized = ImageResizer(image_size=(16, 16)).transform(X[:4])
+    np.testing.assert_allclose(clf.predict_proba(X[:4]), clf.predict_proba(resized), atol=1e-6)
 
 
 def test_paths_and_decoded_pixels_agree(face_paths, make_clf):
@@ -69,7 +75,10 @@ def test_grayscale_network_takes_rgb_input(face_pixels, make_clf):
     clf = make_clf(image_size=(24, 24), color_mode="grayscale").fit(X, y)
     assert clf.input_shape_ == (24, 24, 1)
     assert clf.model_.input_shape == (None, 24, 24, 1)
-    assert clf.predict(X[:3]).shape == (3,)
+    # RGB pixels become their ITU-R 601 luma, as ImageLoader(color_mode="grayscale") reads.
+    luma = np.rint(X[:3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+    grey = np.clip(luma, 0, 255).astype(np.uint8)[..., np.newaxis]
+    np.testing.assert_allclose(clf.predict_proba(X[:3]), clf.predict_proba(grey), atol=1e-6)
 
 
 # ---------------------------------------------------------------- labels
@@ -117,17 +126,34 @@ def test_is_a_classifier_with_image_tags():
     assert tags.input_tags.string
 
 
-def test_get_params_lists_every_hyperparameter_and_clone_copies_them():
-    clf = HappySadClassifier(conv_filters=(8, 16), dropout=0.3, class_weight="balanced")
+def _init_parameters(cls) -> dict[str, inspect.Parameter]:
+    return {name: p for name, p in inspect.signature(cls.__init__).parameters.items()
+            if name != "self"}
+
+
+def _documented_parameters(cls) -> list[str]:
+    """The names in the numpydoc ``Parameters`` section of ``cls``'s docstring, in order."""
+    doc = inspect.getdoc(cls)
+    section = re.search(r"^Parameters\n-+\n(.*?)(?=^\w[\w ]*\n-+\n|\Z)", doc, re.M | re.S)
+    assert section, f"{cls.__name__}'s docstring has no Parameters section"
+    entries = re.findall(r"^(\w[\w, ]*?) :", section.group(1), re.M)
+    return [name.strip() for entry in entries for name in entry.split(",")]
+
+
+def test_every_parameter_is_keyword_only_validated_and_documented_in_order():
+    # Derived from the signature, so that a new parameter cannot escape these checks.
+    parameters = _init_parameters(HappySadClassifier)
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters.values())
+    assert sorted(HappySadClassifier._parameter_constraints) == sorted(parameters)
+    assert _documented_parameters(HappySadClassifier) == list(parameters)
+
+
+def test_get_params_gives_every_parameter_as_given_and_clone_copies_them():
+    given = dict(conv_filters=(8, 16), dropout=0.3, class_weight="balanced")
+    clf = HappySadClassifier(**given)
     params = clf.get_params()
-    for name in ["image_size", "color_mode", "conv_filters", "kernel_size", "dense_units",
-                 "dropout", "batch_norm", "rotation", "horizontal_flip", "zoom",
-                 "learning_rate", "epochs", "batch_size", "class_weight", "validation_split",
-                 "validation_data", "early_stopping", "patience", "random_state", "verbose",
-                 "model", "architecture", "backbone", "weights", "backbone_alpha",
-                 "blocks_per_stage", "head_epochs", "fine_tune_layers",
-                 "fine_tune_learning_rate"]:
-        assert name in params
+    defaults = {name: p.default for name, p in _init_parameters(HappySadClassifier).items()}
+    assert params == {**defaults, **given}
     copy = clone(clf)
     assert copy is not clf
     assert copy.get_params() == params
@@ -254,9 +280,12 @@ def test_custom_model_builder(face_pixels, make_clf):
 
     X, y = face_pixels
     clf = make_clf(image_size=(24, 24), model=two_softmax).fit(X, y)
+    assert [layer.__class__.__name__ for layer in clf.model_.layers] == [
+        "InputLayer", "GlobalAveragePooling2D", "Dense"]
     proba = clf.predict_proba(X[:4])
-    assert proba.shape == (4, 2)
-    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-6)
+    # The two softmax outputs are the columns, in the order of classes_.
+    outputs = keras.ops.convert_to_numpy(clf.model_(X[:4].astype(np.float32) / 255))
+    np.testing.assert_allclose(proba, outputs, atol=1e-6)
 
 
 def test_image_too_small_for_the_blocks_is_a_clear_error(face_pixels):
@@ -276,9 +305,14 @@ def test_validation_split_reports_validation_metrics(face_pixels, make_clf):
 
 
 def test_validation_data_on_paths(face_paths, make_clf):
+    from sklearn.metrics import log_loss
+
     paths, labels = face_paths
-    clf = make_clf(validation_data=(paths[:6], labels[:6])).fit(paths, labels)
-    assert "val_loss" in clf.history_
+    X_val, y_val = paths[::4], labels[::4]  # 3 happy, 3 sad
+    clf = make_clf(validation_data=(X_val, y_val)).fit(paths, labels)
+    # Evaluated after the one epoch: the log loss of the fitted network on those images.
+    [val_loss] = clf.history_["val_loss"]
+    assert val_loss == pytest.approx(log_loss(y_val, clf.predict_proba(X_val)), rel=1e-5)
 
 
 def test_early_stopping_stops_and_needs_validation(face_pixels, make_clf):
@@ -291,25 +325,47 @@ def test_early_stopping_stops_and_needs_validation(face_pixels, make_clf):
         make_clf(early_stopping=True).fit(X, y)
 
 
-def test_class_weight_balanced_and_dict_change_training(face_pixels, make_clf):
+def _recall(clf, X, y, label) -> float:
+    """The share of the ``label`` images of ``X`` that ``clf`` predicts as ``label``."""
+    return float(np.mean(clf.predict(X[y == label]) == label))
+
+
+def _imbalanced(face_pixels):
+    """60 happy and 15 sad faces."""
     X, y = face_pixels
     keep = np.r_[np.flatnonzero(y == "happy"), np.flatnonzero(y == "sad")[:15]]
-    X, y = X[keep], y[keep]
-    plain = make_clf(image_size=(24, 24)).fit(X, y).history_["loss"][0]
-    balanced = make_clf(image_size=(24, 24), class_weight="balanced").fit(X, y)
-    weighted = make_clf(image_size=(24, 24), class_weight={"sad": 3.0}).fit(X, y)
-    assert balanced.history_["loss"][0] != pytest.approx(plain)
-    assert weighted.history_["loss"][0] != pytest.approx(plain)
+    return X[keep], y[keep]
+
+
+def test_class_weight_raises_the_recall_of_the_up_weighted_class(face_pixels, make_clf):
+    X, y = _imbalanced(face_pixels)
+    plain = make_clf(image_size=(24, 24)).fit(X, y)
+    up_sad = make_clf(image_size=(24, 24), class_weight={"sad": 10.0}).fit(X, y)
+    # Measured with random_state 0-7: unweighted, no sad face is predicted sad; weighted
+    # 10:1, 20-100 % of them are (100 % with the seed here), at the expense of happy ones.
+    assert _recall(up_sad, X, y, "sad") > _recall(plain, X, y, "sad")
+    assert _recall(up_sad, X, y, "happy") < _recall(plain, X, y, "happy")
     with pytest.raises(ValueError, match="class_weight has labels"):
         make_clf(class_weight={"angry": 2.0}).fit(X, y)
 
 
-def test_sample_weight_is_used(face_pixels, make_clf):
-    X, y = face_pixels
-    plain = make_clf(image_size=(24, 24)).fit(X, y).history_["loss"][0]
-    weights = np.where(y == "sad", 5.0, 1.0)
-    weighted = make_clf(image_size=(24, 24)).fit(X, y, sample_weight=weights)
-    assert weighted.history_["loss"][0] != pytest.approx(plain)
+def test_class_weight_balanced_weights_by_inverse_class_frequency(face_pixels, make_clf):
+    X, y = _imbalanced(face_pixels)
+    # n_samples / (2 * class count), as in scikit-learn: 75 / 120 and 75 / 30.
+    balanced = make_clf(image_size=(24, 24), class_weight="balanced").fit(X, y)
+    explicit = make_clf(image_size=(24, 24), class_weight={"happy": 75 / 120, "sad": 75 / 30})
+    np.testing.assert_array_equal(balanced.predict_proba(X), explicit.fit(X, y).predict_proba(X))
+
+
+def test_sample_weight_raises_the_recall_of_the_up_weighted_samples(face_pixels, make_clf):
+    X, y = face_pixels  # 60 happy, 60 sad
+    up_sad = make_clf(image_size=(24, 24)).fit(X, y, sample_weight=np.where(y == "sad", 10, 1))
+    up_happy = make_clf(image_size=(24, 24)).fit(X, y,
+                                                 sample_weight=np.where(y == "happy", 10, 1))
+    # Measured with random_state 0-7: after one epoch with 10:1 weights every training
+    # face is predicted as the up-weighted class (recall 1.0 against 0.0).
+    assert _recall(up_sad, X, y, "sad") - _recall(up_happy, X, y, "sad") >= 0.8
+    assert _recall(up_happy, X, y, "happy") - _recall(up_sad, X, y, "happy") >= 0.8
 
 
 @pytest.mark.slow

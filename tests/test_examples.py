@@ -3,7 +3,8 @@
 Each script runs in a fresh temporary working directory, with matplotlib's
 non-interactive Agg backend when matplotlib is installed (the scripts also
 run without it). Beyond "it ran", a cheap check per script inspects the
-globals it defines: a fitted estimator and scores in [0, 1].
+globals it defines: a fitted estimator and, where the script's small network
+reliably gets there, held-out scores clearly above chance.
 """
 
 from __future__ import annotations
@@ -18,29 +19,50 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 EXAMPLES = sorted(EXAMPLES_DIR.glob("plot_*.py"))
 
 
-def _in_unit_interval(value) -> bool:
-    return 0.0 <= float(value) <= 1.0
+def _conv_filters(network) -> list[int]:
+    return [layer.filters for layer in network.layers if layer.__class__.__name__ == "Conv2D"]
+
+
+# Thresholds: chance is 0.5 (balanced test sets, or balanced accuracy); each bound is
+# several standard deviations of a chance-level model's score above 0.5 and below what
+# the script reaches, measured with its own seeds and with three other seeds of the
+# networks (keras' global seed + 100, 200, 300).
 
 
 def _check_quickstart(ns):
-    clf, y_test = ns["clf"], ns["y_test"]
+    clf, y_test, cm = ns["clf"], ns["y_test"], ns["cm"]
     assert list(clf.classes_) == ["happy", "sad"]
-    assert _in_unit_interval(ns["accuracy"])
-    assert ns["cm"].shape == (2, 2) and ns["cm"].sum() == len(y_test)
+    assert cm.shape == (2, 2) and cm.sum() == len(y_test)
+    assert ns["accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
+    # 0.889 on the 90 held-out faces when written (0.80-0.91 with other seeds).
+    assert ns["accuracy"] >= 0.7
     assert np.allclose(ns["proba"].sum(axis=1), 1.0)
 
 
 def _check_pipeline_grid_search(ns):
     search = ns["search"]
-    assert len(search.cv_results_["params"]) == 2
-    assert _in_unit_interval(search.best_score_)
+    results = search.cv_results_
+    grid = [(8,), (16, 32)]
+    assert [p["happysadclassifier__conv_filters"] for p in results["params"]] == grid
+    assert search.best_params_ == results["params"][int(np.argmax(results["mean_test_score"]))]
+    # The refitted pipeline is the best candidate's: one convolution per conv_filters entry.
+    best = search.best_params_["happysadclassifier__conv_filters"]
+    assert _conv_filters(search.best_estimator_[-1].model_) == list(best)
     assert list(search.best_estimator_[-1].classes_) == ["happy", "sad"]
-    assert _in_unit_interval(ns["test_accuracy"])
+    # The held-out accuracy (0.85 when written) is not bounded: with other seeds this
+    # small search (two folds of 80 faces) ends at 0.45-0.58, so a bound would test the
+    # seed rather than skmood. The script's numbers are printed in the gallery.
 
 
 def _check_imbalance(ns):
     scores = ns["scores"]
-    assert len(scores) == 3 and all(_in_unit_interval(s) for s in scores.values())
+    assert list(scores) == ["no correction", 'class_weight="balanced"', "RandomOverSampler"]
+    # Balanced accuracy on 90 held-out faces (18 sad) when written: no correction 0.50
+    # (every face predicted happy), class_weight 0.83, oversampling 0.90 (0.63-0.87 and
+    # 0.81-0.90 with other seeds).
+    remedies = [scores['class_weight="balanced"'], scores["RandomOverSampler"]]
+    assert all(score > scores["no correction"] for score in remedies)
+    assert max(remedies) >= 0.75
     counts = ns["class_counts"](ns["y_res"])
     assert counts["happy"] == counts["sad"]
 
@@ -49,7 +71,8 @@ def _check_augmentation(ns):
     names = [layer.name for layer in ns["clf"].model_.layers]
     assert {"flip", "rotate", "zoom"} <= set(names)
     assert ns["variants"].shape == (6, 32, 32, 3)
-    assert _in_unit_interval(ns["accuracy"])
+    # 0.775 on the 120 held-out faces when written (0.85-0.92 with other seeds).
+    assert ns["accuracy"] >= 0.65
 
 
 CHECKS = {

@@ -9,6 +9,7 @@ import textwrap
 import joblib
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
 
@@ -28,6 +29,7 @@ def test_pipeline_of_the_three_transformers_and_the_classifier(face_paths, make_
 
 
 def test_imblearn_oversampling_of_path_columns(face_paths, make_clf):
+    import keras
     from imblearn.over_sampling import RandomOverSampler
     from imblearn.pipeline import make_pipeline as make_imb_pipeline
 
@@ -39,24 +41,39 @@ def test_imblearn_oversampling_of_path_columns(face_paths, make_clf):
     assert (y_res == "sad").sum() == (y_res == "happy").sum() == 12
     assert set(X_res.ravel()) <= set(X.ravel())  # only paths are duplicated, no pixels
 
+    class BatchCounter(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.batches = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.batches += 1
+
+    counter = BatchCounter()
     pipe = make_imb_pipeline(RandomOverSampler(random_state=0), make_clf())
-    pipe.fit(X, y)
+    pipe.fit(X, y, happysadclassifier__callbacks=[counter])
     assert pipe.predict(X).shape == (len(X),)
     # The classifier saw the resampled, balanced set: 24 images -> 3 batches of 8.
-    assert pipe[-1].n_iter_ == 1
+    assert pipe[-1].n_iter_ == 1 and counter.batches == 3
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_grid_search_over_architecture(face_paths, make_clf, n_jobs):
     paths, labels = face_paths
-    search = GridSearchCV(
-        make_clf(), {"conv_filters": [(4,), (4, 8)]}, cv=2, n_jobs=n_jobs, error_score="raise"
-    )
+    grid = [(4,), (4, 8)]
+    # Log loss, not accuracy: a continuous score, so two different networks cannot tie.
+    search = GridSearchCV(make_clf(), {"conv_filters": grid}, cv=2, n_jobs=n_jobs,
+                          scoring="neg_log_loss", error_score="raise")
     search.fit(paths, labels)
-    assert len(search.cv_results_["params"]) == 2
-    assert search.best_params_["conv_filters"] in [(4,), (4, 8)]
-    assert search.best_estimator_.predict(paths).shape == (len(paths),)
+    scores = search.cv_results_["mean_test_score"]
+    assert [params["conv_filters"] for params in search.cv_results_["params"]] == grid
+    assert scores[0] != scores[1]  # each candidate's conv_filters reached its networks
+    assert search.best_params_ == {"conv_filters": grid[int(np.argmax(scores))]}
+    # The refit on all the images is the network a direct fit of the best candidate gives.
+    direct = make_clf(**search.best_params_).fit(paths, labels)
+    np.testing.assert_array_equal(search.best_estimator_.predict_proba(paths),
+                                  direct.predict_proba(paths))
 
 
 @pytest.mark.slow
@@ -64,17 +81,27 @@ def test_grid_search_over_a_pipeline(face_paths, make_clf):
     paths, labels = face_paths
     pipe = Pipeline([("load", ImageLoader()), ("resize", ImageResizer(image_size=(16, 16))),
                      ("scale", PixelNormalizer()), ("clf", make_clf())])
-    search = GridSearchCV(pipe, {"clf__dropout": [0.0, 0.5]}, cv=2, error_score="raise")
+    search = GridSearchCV(pipe, {"clf__dropout": [0.0, 0.5]}, cv=2, scoring="neg_log_loss",
+                          error_score="raise")
     search.fit(paths, labels)
-    assert set(search.cv_results_["param_clf__dropout"]) == {0.0, 0.5}
+    scores = search.cv_results_["mean_test_score"]
+    assert list(search.cv_results_["param_clf__dropout"]) == [0.0, 0.5]
+    assert scores[0] != scores[1]  # the nested parameter reached the classifier
+    assert search.best_params_ == {"clf__dropout": [0.0, 0.5][int(np.argmax(scores))]}
+    direct = clone(pipe).set_params(**search.best_params_).fit(paths, labels)
+    np.testing.assert_array_equal(search.best_estimator_.predict_proba(paths),
+                                  direct.predict_proba(paths))
 
 
 @pytest.mark.slow
 def test_cross_val_score_in_two_processes(face_paths, make_clf):
     paths, labels = face_paths
-    scores = cross_val_score(make_clf(), paths, labels, cv=2, n_jobs=2, error_score="raise")
-    assert scores.shape == (2,)
-    assert ((0 <= scores) & (scores <= 1)).all()
+    scores = cross_val_score(make_clf(), paths, labels, cv=2, n_jobs=2,
+                             scoring="neg_log_loss", error_score="raise")
+    # The worker processes train the networks this process trains with the same seed.
+    in_process = cross_val_score(make_clf(), paths, labels, cv=2, scoring="neg_log_loss",
+                                 error_score="raise")
+    np.testing.assert_allclose(scores, in_process, rtol=1e-5)
 
 
 @pytest.mark.slow

@@ -170,7 +170,9 @@ def test_three_steps_make_network_ready_pixels(mixed_sizes):
     pipe = make_pipeline(ImageLoader(), ImageResizer(image_size=(8, 8)), PixelNormalizer())
     out = pipe.fit_transform(mixed_sizes)
     assert out.shape == (3, 8, 8, 3) and out.dtype == np.float32
-    assert 0.0 <= out.min() and out.max() <= 1.0
+    # Flat red, green and blue images: every pixel of each is its colour over 255.
+    np.testing.assert_array_equal(out, np.broadcast_to(np.eye(3, dtype=np.float32)[:, None, None],
+                                                       (3, 8, 8, 3)))
 
 
 @pytest.mark.parametrize("step", [ImageLoader(), ImageResizer(), PixelNormalizer()])
