@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ._cache import DecodedCache
 from ._image import convert_channels, read_image, resize_image
 from ._keras_backend import PyDataset
 from ._malloc import restore_malloc_thresholds
@@ -27,14 +28,18 @@ def load_batch(
     image_size: tuple[int, int],
     color_mode: str,
     failures: dict | None = None,
+    cache: DecodedCache | None = None,
 ) -> np.ndarray:
     """Return the images at ``indices`` as float32 ``(n, h, w, c)`` in [0, 1].
 
     With a ``failures`` dict, an unreadable file becomes a black image and its
     index is recorded there with the error; without one, the error propagates.
+    A ``cache`` of ``source`` serves the decoded images, decoding each file once.
     """
     n_channels = 3 if color_mode == "rgb" else 1
-    if source.kind == PATHS:
+    if cache is not None:
+        batch = cache.take(indices, failures)
+    elif source.kind == PATHS:
         images = []
         for i in indices:
             try:
@@ -99,6 +104,10 @@ class ImageSequence(PyDataset):
         next power of two (at most ``batch_size``), so that an XLA-compiled
         network sees few distinct batch shapes (it compiles once per shape).
         :meth:`batch_rows` tells which rows are real.
+    cache : DecodedCache or None
+        Decoded images of ``source`` kept across epochs (and shared with
+        another sequence over the same ``source``), instead of decoding
+        every batch from its files.
     """
 
     def __init__(
@@ -118,6 +127,7 @@ class ImageSequence(PyDataset):
         augment=None,
         mirror=False,
         pad=False,
+        cache=None,
     ):
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=8)
         self.source = source
@@ -136,6 +146,7 @@ class ImageSequence(PyDataset):
         self.augment = augment if augment is not None and augment.active else None
         self.mirror = mirror
         self.pad = pad
+        self.cache = cache
         # Augmentation seeds: fixed by ``seed``, or fresh for an unseeded run.
         self._seed = int(np.random.SeedSequence(seed).entropy % 2**63)
         self._epoch = 0
@@ -149,7 +160,8 @@ class ImageSequence(PyDataset):
         restore_malloc_thresholds()
         idx = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         failures = None if self.failures is None else {}
-        x = load_batch(self.source, idx, self.image_size, self.color_mode, failures)
+        x = load_batch(self.source, idx, self.image_size, self.color_mode, failures,
+                       self.cache)
         if failures:
             with self._lock:  # batches are loaded by several worker threads
                 self.failures.update(failures)

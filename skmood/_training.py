@@ -137,10 +137,20 @@ def validation_data(validation: Any, classes: np.ndarray, owner: str) -> Split:
     return Split(data, y_enc, None, np.arange(len(data)))
 
 
-def unreadable(data: ImageInput, color_mode: str) -> dict[int, ImageReadError]:
-    """Decode every file once (two threads); return ``{index: error}`` of the failures."""
+def unreadable(data: ImageInput, color_mode: str, cache=None) -> dict[int, ImageReadError]:
+    """Decode every file once (two threads); return ``{index: error}`` of the failures.
+
+    With a :class:`~skmood._cache.DecodedCache` of ``data``, the decoded images
+    are kept there, so that training does not decode them again.
+    """
     if data.kind != PATHS:
         return {}
+    if cache is not None:
+        failures: dict[int, ImageReadError] = {}
+        chunks = np.array_split(np.arange(len(data)), -(-len(data) // 256))
+        with ThreadPoolExecutor(max_workers=2) as pool:  # list(): errors propagate
+            list(pool.map(lambda chunk: len(cache.take(chunk, failures)), chunks))
+        return dict(sorted(failures.items()))
 
     def attempt(path):
         try:
@@ -190,14 +200,19 @@ def _without(split: Split, failures: dict[int, Exception], owner: str) -> Split:
 
 
 def skip_unreadable(
-    train: Split, val: Split | None, color_mode: str, owner: str
+    train: Split, val: Split | None, color_mode: str, owner: str, caches=None
 ) -> tuple[Split, Split | None]:
-    """Drop unreadable files from both splits, warning once with the count and examples."""
-    failures = unreadable(train.data, color_mode)
+    """Drop unreadable files from both splits, warning once with the count and examples.
+
+    ``caches`` (by ``id`` of the data, :func:`skmood._cache.fit_caches`) keep
+    the images decoded by this check for training.
+    """
+    caches = caches or {}
+    failures = unreadable(train.data, color_mode, caches.get(id(train.data)))
     total = len(train.data)
     val_failures = failures
     if val is not None and val.data is not train.data:
-        val_failures = unreadable(val.data, color_mode)
+        val_failures = unreadable(val.data, color_mode, caches.get(id(val.data)))
         total += len(val.data)
     shown = {("train", i): e for i, e in failures.items()}
     if val_failures is not failures:

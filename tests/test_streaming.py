@@ -52,7 +52,7 @@ def test_training_shuffles_every_epoch_and_keeps_labels_aligned(face_paths):
 def test_fit_reads_each_file_once_per_epoch(face_paths, make_clf, monkeypatch):
     paths, labels = face_paths
     calls = _spy_on_decoding(monkeypatch)
-    make_clf(epochs=2).fit(paths, labels)
+    make_clf(epochs=2, cache=False).fit(paths, labels)  # streaming, nothing kept
     counts = np.array([calls.count(p) for p in paths])
     # Twice each, plus the two batches (2 x 8 files) Keras peeks at once to
     # learn the batch shapes before training: never the whole set at once.

@@ -45,6 +45,18 @@ _POS_INT = _number(int, "an int >= 1", lambda v: v >= 1)
 _NONNEG_INT = _number(int, "an int >= 0", lambda v: v >= 0)
 _FRACTION = _number(float, "a number in [0, 1)", lambda v: 0 <= v < 1)
 
+#: ``--cache`` words and the ``cache`` values they stand for.
+_CACHE_WORDS = {"auto": "auto", "on": True, "off": False}
+
+
+def _cache_mode(text: str) -> Any:
+    """The ``cache`` value of a ``--cache`` word."""
+    try:
+        return _CACHE_WORDS[text]
+    except KeyError:
+        raise argparse.ArgumentTypeError(
+            f"expected one of {', '.join(_CACHE_WORDS)}, got {text!r}") from None
+
 
 def _add_demo_arguments(p: argparse.ArgumentParser) -> None:
     d = DEMO_DEFAULTS
@@ -114,6 +126,9 @@ def _add_hyperparameters(p: argparse.ArgumentParser) -> None:
     add("--patience", "epochs without improvement before stopping", type=_POS_INT, metavar="N")
     add("--on-error", "unreadable images: stop with an error or skip them",
         choices=list(ON_ERROR))
+    add("--cache", "keep the decoded images in memory for the fit: 'on', 'off' (decode "
+        "every epoch) or 'auto' (on when they take at most 1 GiB)", type=_cache_mode,
+        metavar="{auto,on,off}")
     add("--random-state", "seed (also seeds global RNGs)", type=_NONNEG_INT, metavar="SEED")
     a = p.add_argument_group("architecture and fine-tuning (see the user guide's "
                              "'Choosing and fine-tuning architectures')")
