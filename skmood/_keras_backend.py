@@ -34,6 +34,7 @@ __all__ = [
     "progress_bar",
     "recompile",
     "set_random_seed",
+    "start_generator_dataset",
 ]
 
 PyDataset = keras.utils.PyDataset
@@ -45,6 +46,20 @@ def progress_bar(n_steps: int, verbose) -> Callable[[int], None] | None:
         return None
     bar = keras.utils.Progbar(n_steps, verbose=1 if int(verbose) == 1 else 2)
     return bar.update
+
+
+def start_generator_dataset() -> None:
+    """Run a one-element ``tf.data.Dataset.from_generator`` dataset to its end.
+
+    TensorFlow makes its process-wide malloc setting as the first such dataset
+    of the process starts (see :mod:`skmood._malloc`); this makes it happen now.
+    """
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_generator(
+        lambda: iter((0,)), output_signature=tf.TensorSpec((), tf.int32))
+    for _ in dataset:
+        pass
 
 
 def set_random_seed(seed: int) -> None:
