@@ -31,6 +31,7 @@ __all__ = [
     "PyDataset",
     "keras",
     "make_keras_classifier",
+    "op_determinism_enabled",
     "progress_bar",
     "recompile",
     "set_random_seed",
@@ -126,31 +127,37 @@ def make_keras_classifier(
         random_state=random_state,
         verbose=0,
     )
-    determinism = _op_determinism()
+    if random_state is not None:
+        _read_determinism_setting()  # before scikeras' seeded build asks
     wrapper = wrapper.initialize(X_probe, y_probe)
-    if _op_determinism() and not determinism:
-        # scikeras' seeded build turns TensorFlow's op determinism on and, as it
-        # sets TF_DETERMINISTIC_OPS first, mistakes it for already on and leaves
-        # it on for the whole process (slower ops, and Keras refuses XLA).
-        _set_op_determinism(False)
     if jit_compile:
         wrapper.model_.jit_compile = True
     return wrapper
 
 
-def _op_determinism() -> bool:
+def op_determinism_enabled() -> bool:
+    """Whether TensorFlow's op determinism is on."""
+    # TensorFlow 2.21 exports enable_op_determinism but not this question; Keras
+    # and scikeras import it from the same private module.
     from tensorflow.python.framework import config
 
     return bool(config.is_op_determinism_enabled())
 
 
-def _set_op_determinism(enabled: bool) -> None:
-    import tensorflow as tf
+@functools.cache
+def _read_determinism_setting() -> bool:
+    """Have TensorFlow read ``TF_DETERMINISTIC_OPS`` now, once per process.
 
-    if enabled:
-        tf.config.experimental.enable_op_determinism()
-    else:
-        tf.config.experimental.disable_op_determinism()
+    scikeras' seeded build sets ``TF_DETERMINISTIC_OPS=1``, asks TensorFlow
+    whether op determinism is on, switches it on, and afterwards switches it
+    off only if it was off. TensorFlow reads that variable once, at the
+    process's first such question: were that scikeras' question, the answer
+    would be "on", and op determinism would stay on for the rest of the
+    process (slower ops; Keras then refuses ``jit_compile``). Asked first,
+    under the user's environment, TensorFlow answers with the user's setting,
+    which scikeras then restores.
+    """
+    return op_determinism_enabled()
 
 
 class EpochLogger(keras.callbacks.Callback):

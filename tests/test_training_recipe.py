@@ -8,12 +8,18 @@ augmentation moved to the input pipeline), ``flip_averaging`` and
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
-from tensorflow.python.framework.config import is_op_determinism_enabled
 
 import skmood
+import skmood._keras_backend as backend
 from skmood import HappySadClassifier, recommended_params
 from skmood._augment import Augmenter
 from skmood._sequence import ImageSequence
@@ -114,12 +120,49 @@ def test_defaults_keep_adam_plain_cross_entropy_and_a_constant_rate(face_pixels,
     assert model.jit_compile is False
 
 
-def test_seeded_fit_leaves_tensorflow_op_determinism_off(face_pixels, make_clf):
-    # scikeras' seeded build turns it on and forgets to turn it off (slower ops, no XLA).
+# In a fresh interpreter, where skmood's seeded fit is the first to ask TensorFlow
+# about op determinism (TensorFlow reads TF_DETERMINISTIC_OPS at that first question).
+_DETERMINISM = """
+import json, sys
+import tensorflow as tf
+sys.path.insert(0, TESTS)
+from conftest import tiny_classifier
+from skmood._keras_backend import op_determinism_enabled
+from skmood.datasets import make_faces
+
+X, y = make_faces(16, image_size=(16, 16), random_state=0)
+tiny_classifier(random_state=0).fit(X, y)
+after_seeded_fit = op_determinism_enabled()
+tf.config.experimental.enable_op_determinism()  # the user's choice
+tiny_classifier(random_state=0).fit(X, y)
+print(json.dumps({"after_seeded_fit": after_seeded_fit, "kept_on": op_determinism_enabled()}))
+"""
+
+
+def test_seeded_fit_leaves_tensorflow_op_determinism_as_the_user_set_it():
+    # scikeras' seeded build would leave it on (slower ops, no XLA) were its
+    # question TensorFlow's first; a user who switched it on keeps it on.
+    env = {k: v for k, v in os.environ.items() if k != "TF_DETERMINISTIC_OPS"}
+    script = _DETERMINISM.replace("TESTS", repr(str(Path(__file__).parent)))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, env=env)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"after_seeded_fit": False, "kept_on": True}
+
+
+def test_only_the_first_seeded_fit_asks_about_op_determinism(face_pixels, make_clf,
+                                                             monkeypatch):
+    calls = []
+    real = backend.op_determinism_enabled
+    monkeypatch.setattr(backend, "op_determinism_enabled", lambda: calls.append(1) or real())
+    backend._read_determinism_setting.cache_clear()  # as in a fresh process
     X, y = face_pixels
-    assert not is_op_determinism_enabled()
+    make_clf(random_state=None).fit(X, y)  # scikeras' unseeded build leaves it alone
+    assert calls == []
     make_clf(random_state=0).fit(X, y)
-    assert not is_op_determinism_enabled()
+    make_clf(random_state=1).fit(X, y)
+    assert calls == [1]
+    assert not backend.op_determinism_enabled()
 
 
 def test_jit_compile_moves_augmentation_to_the_pipeline(face_pixels, tmp_path):
