@@ -12,6 +12,9 @@ import logging
 import os
 from collections.abc import Callable
 
+# Keras picks its backend when first imported, which skmood does here, never at
+# package import. A KERAS_BACKEND the user set is kept (skmood works only on
+# "tensorflow"); HappySadClassifier's Notes say so.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 try:
