@@ -212,12 +212,14 @@ def set_learning_rate(model, learning_rate) -> None:
     schedule, or a float replacing a schedule, needs a new optimizer
     (:func:`recompile`), since Keras fixes that choice when it builds one.
     """
-    schedule_cls = keras.optimizers.schedules.LearningRateSchedule
-    if isinstance(learning_rate, schedule_cls) or isinstance(
-            model.optimizer._learning_rate, schedule_cls):
+    # Optimizer.learning_rate is the assignable variable of a float rate, and
+    # the current value (a tensor) of a schedule (Keras 3; tests pin it).
+    current = model.optimizer.learning_rate
+    if (isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule)
+            or not isinstance(current, keras.Variable)):
         recompile(model, learning_rate)
     else:
-        model.optimizer.learning_rate.assign(float(learning_rate))
+        current.assign(float(learning_rate))
 
 
 def recompile(model, learning_rate) -> None:

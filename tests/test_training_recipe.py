@@ -26,6 +26,11 @@ from skmood._sequence import ImageSequence
 from skmood._validation import check_images
 from skmood.models import augmentation_layers, build_vgg
 
+def schedule_of(model):
+    """The compiled optimizer's learning-rate schedule, rebuilt from its public config."""
+    return keras.optimizers.schedules.deserialize(model.optimizer.get_config()["learning_rate"])
+
+
 TINY_VGG = dict(architecture="vgg", image_size=(16, 16), color_mode="grayscale",
                 conv_filters=(4, 8), blocks_per_stage=1, epochs=1, batch_size=16,
                 random_state=0)
@@ -95,7 +100,7 @@ def test_recipe_options_reach_the_compiled_network(face_pixels):
     assert isinstance(model.optimizer, keras.optimizers.AdamW)
     assert model.optimizer.weight_decay == pytest.approx(1e-3)
     assert model.loss.get_config()["label_smoothing"] == pytest.approx(0.1)
-    schedule = model.optimizer._learning_rate
+    schedule = schedule_of(model)
     assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
     # one epoch only: no warm-up, the cosine starts at the peak
     assert schedule.warmup_steps == 0 and schedule.initial_learning_rate == pytest.approx(3e-3)
@@ -105,7 +110,7 @@ def test_recipe_options_reach_the_compiled_network(face_pixels):
 def test_cosine_warms_up_over_the_first_epoch(face_pixels):
     X, y = face_pixels  # 120 images, batch 16: 8 steps per epoch
     clf = HappySadClassifier(**{**TINY_VGG, "epochs": 3}, lr_schedule="cosine").fit(X, y)
-    schedule = clf.model_.optimizer._learning_rate
+    schedule = schedule_of(clf.model_)
     assert schedule.warmup_steps == 8 and schedule.decay_steps == 16
     assert float(schedule(0)) == 0.0 and float(schedule(8)) == pytest.approx(1e-3)
     assert float(schedule(24)) == pytest.approx(1e-5)  # 1 % of the peak at the end
@@ -115,8 +120,7 @@ def test_defaults_keep_adam_plain_cross_entropy_and_a_constant_rate(face_pixels,
     X, y = face_pixels
     model = make_clf().fit(X, y).model_
     assert type(model.optimizer) is keras.optimizers.Adam
-    assert not isinstance(model.optimizer._learning_rate,
-                          keras.optimizers.schedules.LearningRateSchedule)
+    assert isinstance(model.optimizer.get_config()["learning_rate"], float)  # no schedule
     assert model.jit_compile is False
 
 
@@ -198,11 +202,37 @@ def test_flip_averaging_averages_each_image_and_its_mirror(face_pixels, make_clf
 def test_warm_start_with_a_cosine_schedule_starts_a_new_one(face_pixels):
     X, y = face_pixels
     clf = HappySadClassifier(**{**TINY_VGG, "epochs": 2}, lr_schedule="cosine").fit(X, y)
-    first = clf.model_.optimizer._learning_rate
+    first_optimizer, first = clf.model_.optimizer, schedule_of(clf.model_)
     clf.set_params(warm_start=True, epochs=1, learning_rate=1e-4).fit(X, y)
-    second = clf.model_.optimizer._learning_rate
-    assert second is not first and second.initial_learning_rate == pytest.approx(1e-4)
+    second = schedule_of(clf.model_)
+    assert clf.model_.optimizer is not first_optimizer  # a new optimizer, a new schedule
+    assert first.warmup_target == pytest.approx(1e-3)
+    assert second.warmup_steps == 0 and second.initial_learning_rate == pytest.approx(1e-4)
     assert clf.n_iter_ == 3
+
+
+def test_optimizer_learning_rate_is_a_variable_only_for_a_constant_rate():
+    # set_learning_rate relies on this Keras 3 behaviour (public API, 3.15.1).
+    assert isinstance(keras.optimizers.Adam(1e-3).learning_rate, keras.Variable)
+    schedule = backend.learning_rate(1e-3, "cosine", epochs=2, steps_per_epoch=4)
+    assert not isinstance(keras.optimizers.Adam(schedule).learning_rate, keras.Variable)
+
+
+def test_set_learning_rate_assigns_a_float_and_recompiles_for_a_schedule():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    optimizer = model.optimizer
+    backend.set_learning_rate(model, 5e-4)  # in place: Adam's state is kept
+    assert model.optimizer is optimizer
+    assert float(optimizer.learning_rate.numpy()) == pytest.approx(5e-4)
+    schedule = backend.learning_rate(1e-3, "cosine", epochs=2, steps_per_epoch=4)
+    backend.set_learning_rate(model, schedule)
+    assert model.optimizer is not optimizer
+    assert schedule_of(model).get_config() == schedule.get_config()
+    with_schedule = model.optimizer
+    backend.set_learning_rate(model, 2e-4)  # a float replacing a schedule: new optimizer
+    assert model.optimizer is not with_schedule
+    assert model.optimizer.get_config()["learning_rate"] == pytest.approx(2e-4)
 
 
 # ------------------------------------------------------------------ the named preset
