@@ -1,8 +1,18 @@
-"""The only module that imports Keras, TensorFlow and scikeras (private).
+"""skmood's boundary to Keras, scikeras and TensorFlow (private).
 
-Swapping scikeras for ``keras.wrappers.SKLearnClassifier`` or another backend
-should touch this file only. Importing it is slow (TensorFlow starts), so the
-rest of skmood imports it inside functions, never at package import.
+The rule: this is the only module of the package that imports ``keras``,
+``scikeras`` or ``tensorflow``, with one exception: :mod:`skmood._litert`
+imports ``tensorflow`` for ``tf.lite`` (LiteRT's converter and interpreter,
+another runtime, which TensorFlow is moving to the ``ai_edge_litert``
+package) and for nothing else. Modules that build networks
+(``_architectures``, ``_transfer``) take the ``keras`` module from here. So a
+change of these libraries' APIs, or swapping scikeras for
+``keras.wrappers.SKLearnClassifier``, touches this file only (LiteRT's
+``_litert``). Their private APIs are used here only, each with a comment
+naming the version. ``tests/test_keras_backend.py`` checks the rule.
+
+Importing it is slow (TensorFlow starts), so the rest of skmood imports it
+inside functions or from modules that package import does not load.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ __all__ = [
     "KerasClassifier",
     "PyDataset",
     "keras",
+    "export_inference",
     "make_keras_classifier",
     "op_determinism_enabled",
     "progress_bar",
@@ -239,6 +250,22 @@ def recompile(model, learning_rate) -> None:
     config["optimizer"] = keras.optimizers.serialize(
         type(optimizer).from_config(optimizer_config))
     model.compile_from_config(config)
+
+
+def export_inference(model, directory: str) -> None:
+    """Save ``model(x, training=False)`` as a SavedModel in ``directory`` (for LiteRT).
+
+    Not ``model.export``: that traces the random augmentation layers (and
+    dropout) in training mode, whose random ops LiteRT cannot run, and prints
+    the signatures.
+    """
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="image")
+    archive.add_endpoint("serve", lambda x: model(x, training=False), input_signature=[spec])
+    archive.write_out(directory, verbose=False)
 
 
 def save_model(model, path: str) -> None:
