@@ -280,6 +280,20 @@ None, default=None
     ``predict``/``predict_proba`` may be called from several threads at once on
     one fitted estimator.
 
+    Effects on your whole process, each at most once: when skmood first needs
+    Keras (a fit, a prediction or a load) it sets ``KERAS_BACKEND=tensorflow``
+    if that variable is unset (a value you set is kept; skmood needs
+    ``tensorflow``). On Linux with glibc, TensorFlow's first ``from_generator``
+    dataset (every fit runs one) freezes malloc's mmap threshold at 128 KiB;
+    the first ``fit`` starts one itself, then sets glibc's mmap and trim
+    thresholds to 32 and 64 MiB (training up to 1.58 times as fast); set
+    ``SKMOOD_MALLOC_TUNING=0`` before it to keep TensorFlow's setting.
+    TensorFlow's op determinism stays as you set it: the first seeded ``fit``
+    has TensorFlow read ``TF_DETERMINISTIC_OPS`` before scikeras' seeded build,
+    which would otherwise leave determinism on; to have it on, call
+    ``tf.config.experimental.enable_op_determinism()``. See the user guide
+    (randomness, streaming).
+
     Examples
     --------
     >>> from skmood import HappySadClassifier

@@ -1,8 +1,18 @@
-"""The only module that imports Keras, TensorFlow and scikeras (private).
+"""skmood's boundary to Keras, scikeras and TensorFlow (private).
 
-Swapping scikeras for ``keras.wrappers.SKLearnClassifier`` or another backend
-should touch this file only. Importing it is slow (TensorFlow starts), so the
-rest of skmood imports it inside functions, never at package import.
+The rule: this is the only module of the package that imports ``keras``,
+``scikeras`` or ``tensorflow``, with one exception: :mod:`skmood._litert`
+imports ``tensorflow`` for ``tf.lite`` (LiteRT's converter and interpreter,
+another runtime, which TensorFlow is moving to the ``ai_edge_litert``
+package) and for nothing else. Modules that build networks
+(``_architectures``, ``_transfer``) take the ``keras`` module from here. So a
+change of these libraries' APIs, or swapping scikeras for
+``keras.wrappers.SKLearnClassifier``, touches this file only (LiteRT's
+``_litert``). Their private APIs are used here only, each with a comment
+naming the version. ``tests/test_keras_backend.py`` checks the rule.
+
+Importing it is slow (TensorFlow starts), so the rest of skmood imports it
+inside functions or from modules that package import does not load.
 """
 
 from __future__ import annotations
@@ -12,6 +22,9 @@ import logging
 import os
 from collections.abc import Callable
 
+# Keras picks its backend when first imported, which skmood does here, never at
+# package import. A KERAS_BACKEND the user set is kept (skmood works only on
+# "tensorflow"); HappySadClassifier's Notes say so.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 try:
@@ -30,10 +43,13 @@ __all__ = [
     "KerasClassifier",
     "PyDataset",
     "keras",
+    "export_inference",
     "make_keras_classifier",
+    "op_determinism_enabled",
     "progress_bar",
     "recompile",
     "set_random_seed",
+    "start_generator_dataset",
 ]
 
 PyDataset = keras.utils.PyDataset
@@ -45,6 +61,20 @@ def progress_bar(n_steps: int, verbose) -> Callable[[int], None] | None:
         return None
     bar = keras.utils.Progbar(n_steps, verbose=1 if int(verbose) == 1 else 2)
     return bar.update
+
+
+def start_generator_dataset() -> None:
+    """Run a one-element ``tf.data.Dataset.from_generator`` dataset to its end.
+
+    TensorFlow makes its process-wide malloc setting as the first such dataset
+    of the process starts (see :mod:`skmood._malloc`); this makes it happen now.
+    """
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_generator(
+        lambda: iter((0,)), output_signature=tf.TensorSpec((), tf.int32))
+    for _ in dataset:
+        pass
 
 
 def set_random_seed(seed: int) -> None:
@@ -111,31 +141,37 @@ def make_keras_classifier(
         random_state=random_state,
         verbose=0,
     )
-    determinism = _op_determinism()
+    if random_state is not None:
+        _read_determinism_setting()  # before scikeras' seeded build asks
     wrapper = wrapper.initialize(X_probe, y_probe)
-    if _op_determinism() and not determinism:
-        # scikeras' seeded build turns TensorFlow's op determinism on and, as it
-        # sets TF_DETERMINISTIC_OPS first, mistakes it for already on and leaves
-        # it on for the whole process (slower ops, and Keras refuses XLA).
-        _set_op_determinism(False)
     if jit_compile:
         wrapper.model_.jit_compile = True
     return wrapper
 
 
-def _op_determinism() -> bool:
+def op_determinism_enabled() -> bool:
+    """Whether TensorFlow's op determinism is on."""
+    # TensorFlow 2.21 exports enable_op_determinism but not this question; Keras
+    # and scikeras import it from the same private module.
     from tensorflow.python.framework import config
 
     return bool(config.is_op_determinism_enabled())
 
 
-def _set_op_determinism(enabled: bool) -> None:
-    import tensorflow as tf
+@functools.cache
+def _read_determinism_setting() -> bool:
+    """Have TensorFlow read ``TF_DETERMINISTIC_OPS`` now, once per process.
 
-    if enabled:
-        tf.config.experimental.enable_op_determinism()
-    else:
-        tf.config.experimental.disable_op_determinism()
+    scikeras' seeded build sets ``TF_DETERMINISTIC_OPS=1``, asks TensorFlow
+    whether op determinism is on, switches it on, and afterwards switches it
+    off only if it was off. TensorFlow reads that variable once, at the
+    process's first such question: were that scikeras' question, the answer
+    would be "on", and op determinism would stay on for the rest of the
+    process (slower ops; Keras then refuses ``jit_compile``). Asked first,
+    under the user's environment, TensorFlow answers with the user's setting,
+    which scikeras then restores.
+    """
+    return op_determinism_enabled()
 
 
 class EpochLogger(keras.callbacks.Callback):
@@ -193,12 +229,14 @@ def set_learning_rate(model, learning_rate) -> None:
     schedule, or a float replacing a schedule, needs a new optimizer
     (:func:`recompile`), since Keras fixes that choice when it builds one.
     """
-    schedule_cls = keras.optimizers.schedules.LearningRateSchedule
-    if isinstance(learning_rate, schedule_cls) or isinstance(
-            model.optimizer._learning_rate, schedule_cls):
+    # Optimizer.learning_rate is the assignable variable of a float rate, and
+    # the current value (a tensor) of a schedule (Keras 3; tests pin it).
+    current = model.optimizer.learning_rate
+    if (isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule)
+            or not isinstance(current, keras.Variable)):
         recompile(model, learning_rate)
     else:
-        model.optimizer.learning_rate.assign(float(learning_rate))
+        current.assign(float(learning_rate))
 
 
 def recompile(model, learning_rate) -> None:
@@ -218,6 +256,22 @@ def recompile(model, learning_rate) -> None:
     config["optimizer"] = keras.optimizers.serialize(
         type(optimizer).from_config(optimizer_config))
     model.compile_from_config(config)
+
+
+def export_inference(model, directory: str) -> None:
+    """Save ``model(x, training=False)`` as a SavedModel in ``directory`` (for LiteRT).
+
+    Not ``model.export``: that traces the random augmentation layers (and
+    dropout) in training mode, whose random ops LiteRT cannot run, and prints
+    the signatures.
+    """
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="image")
+    archive.add_endpoint("serve", lambda x: model(x, training=False), input_signature=[spec])
+    archive.write_out(directory, verbose=False)
 
 
 def network_to_bytes(model) -> bytes:

@@ -18,7 +18,9 @@ benchmark machine that ran the recommended network 3.2 times as fast as the
 float conversion, at a small cost in agreement with the float network that
 the benchmarks page measures.
 
-Converter and interpreter are TensorFlow's (``tf.lite``). TensorFlow has
+Converter and interpreter are TensorFlow's (``tf.lite``), and this module is
+the only one that uses them; the SavedModel they convert comes from
+:func:`skmood._keras_backend.export_inference`. TensorFlow has
 deprecated its interpreter in favour of the ``ai_edge_litert`` package but
 still ships it; should a release drop it, creating the interpreter fails like
 a conversion, and ``inference="auto"`` falls back to Keras with a warning.
@@ -63,23 +65,6 @@ def fingerprint(model) -> str:
     return digest.hexdigest()
 
 
-def _export_inference(model, directory: str) -> None:
-    """Save ``model(x, training=False)`` as a SavedModel in ``directory``.
-
-    Not ``model.export``: that traces the random augmentation layers (and
-    dropout) in training mode, whose random ops LiteRT cannot run, and prints
-    the signatures.
-    """
-    import keras
-    import tensorflow as tf
-
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="image")
-    archive.add_endpoint("serve", lambda x: model(x, training=False), input_signature=[spec])
-    archive.write_out(directory, verbose=False)
-
-
 class LiteNetwork:
     """A Keras network converted to a LiteRT flatbuffer, with a ``predict_on_batch``.
 
@@ -100,11 +85,13 @@ class LiteNetwork:
     """
 
     def __init__(self, model, num_threads: int | None = None, quantize: bool = False):
-        import tensorflow as tf
+        import tensorflow as tf  # tf.lite only: the rest of TensorFlow is _keras_backend's
+
+        from . import _keras_backend as backend
 
         try:
             with tempfile.TemporaryDirectory(prefix="skmood-litert-") as tmp:
-                _export_inference(model, tmp)
+                backend.export_inference(model, tmp)
                 converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
                 if quantize:
                     converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -16,8 +16,8 @@ import numpy as np
 
 from ._cache import DecodedCache
 from ._image import convert_channels, read_image, resize_image
-from ._keras_backend import PyDataset
-from ._malloc import restore_malloc_thresholds
+from ._keras_backend import PyDataset, start_generator_dataset
+from ._malloc import undo_tensorflow_setting
 from ._validation import PATHS, PIXELS, ImageInput
 from .exceptions import ImageReadError
 
@@ -130,6 +130,11 @@ class ImageSequence(PyDataset):
         cache=None,
     ):
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=8)
+        if y is not None:
+            # For Keras' fit, which runs it through tf.data's from_generator: the
+            # first such dataset of the process sets a malloc threshold that makes
+            # every large tensor a fresh mmap. Undo it, once per process.
+            undo_tensorflow_setting(start_generator_dataset)
         self.source = source
         self.image_size = tuple(image_size)
         self.color_mode = color_mode
@@ -155,9 +160,6 @@ class ImageSequence(PyDataset):
         return math.ceil(len(self._order) / self.batch_size)
 
     def __getitem__(self, index: int):
-        # Keras feeds this dataset through tf.data's from_generator, which sets a
-        # malloc threshold that makes every large tensor a fresh mmap: undo it.
-        restore_malloc_thresholds()
         idx = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         failures = None if self.failures is None else {}
         x = load_batch(self.source, idx, self.image_size, self.color_mode, failures,

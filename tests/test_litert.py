@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+import skmood._keras_backend as backend
 from skmood import _litert
 from skmood.exceptions import SkmoodWarning
 
@@ -64,7 +65,7 @@ def test_an_unconvertible_network_falls_back_to_keras_under_auto(face_paths, mak
         raise ValueError("custom op nobody knows")
 
     if step == "export":
-        monkeypatch.setattr(_litert, "_export_inference", refuse)
+        monkeypatch.setattr(backend, "export_inference", refuse)
     else:  # e.g. a TensorFlow release without tf.lite.Interpreter
         monkeypatch.setattr(tf.lite, "Interpreter", refuse)
     monkeypatch.setattr(_litert, "AUTO_MIN_IMAGES", 1)
@@ -152,7 +153,7 @@ def test_conversion_errors_are_remembered(face_paths, make_clf, monkeypatch):
         calls.append(1)
         raise ValueError("no")
 
-    monkeypatch.setattr(_litert, "_export_inference", refuse)
+    monkeypatch.setattr(backend, "export_inference", refuse)
     paths, labels = face_paths
     clf = make_clf(inference="litert").fit(paths, labels)
     for _ in range(2):

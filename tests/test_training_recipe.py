@@ -8,18 +8,29 @@ augmentation moved to the input pipeline), ``flip_averaging`` and
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
-from tensorflow.python.framework.config import is_op_determinism_enabled
 
 import skmood
+import skmood._keras_backend as backend
 from skmood import HappySadClassifier, recommended_params
 from skmood._augment import Augmenter
 from skmood._network_spec import pipeline_augmenter
 from skmood._sequence import ImageSequence
 from skmood._validation import check_images
 from skmood.models import augmentation_layers, build_vgg
+
+def schedule_of(model):
+    """The compiled optimizer's learning-rate schedule, rebuilt from its public config."""
+    return keras.optimizers.schedules.deserialize(model.optimizer.get_config()["learning_rate"])
+
 
 TINY_VGG = dict(architecture="vgg", image_size=(16, 16), color_mode="grayscale",
                 conv_filters=(4, 8), blocks_per_stage=1, epochs=1, batch_size=16,
@@ -90,7 +101,7 @@ def test_recipe_options_reach_the_compiled_network(face_pixels):
     assert isinstance(model.optimizer, keras.optimizers.AdamW)
     assert model.optimizer.weight_decay == pytest.approx(1e-3)
     assert model.loss.get_config()["label_smoothing"] == pytest.approx(0.1)
-    schedule = model.optimizer._learning_rate
+    schedule = schedule_of(model)
     assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
     # one epoch only: no warm-up, the cosine starts at the peak
     assert schedule.warmup_steps == 0 and schedule.initial_learning_rate == pytest.approx(3e-3)
@@ -100,7 +111,7 @@ def test_recipe_options_reach_the_compiled_network(face_pixels):
 def test_cosine_warms_up_over_the_first_epoch(face_pixels):
     X, y = face_pixels  # 120 images, batch 16: 8 steps per epoch
     clf = HappySadClassifier(**{**TINY_VGG, "epochs": 3}, lr_schedule="cosine").fit(X, y)
-    schedule = clf.model_.optimizer._learning_rate
+    schedule = schedule_of(clf.model_)
     assert schedule.warmup_steps == 8 and schedule.decay_steps == 16
     assert float(schedule(0)) == 0.0 and float(schedule(8)) == pytest.approx(1e-3)
     assert float(schedule(24)) == pytest.approx(1e-5)  # 1 % of the peak at the end
@@ -110,17 +121,53 @@ def test_defaults_keep_adam_plain_cross_entropy_and_a_constant_rate(face_pixels,
     X, y = face_pixels
     model = make_clf().fit(X, y).model_
     assert type(model.optimizer) is keras.optimizers.Adam
-    assert not isinstance(model.optimizer._learning_rate,
-                          keras.optimizers.schedules.LearningRateSchedule)
+    assert isinstance(model.optimizer.get_config()["learning_rate"], float)  # no schedule
     assert model.jit_compile is False
 
 
-def test_seeded_fit_leaves_tensorflow_op_determinism_off(face_pixels, make_clf):
-    # scikeras' seeded build turns it on and forgets to turn it off (slower ops, no XLA).
+# In a fresh interpreter, where skmood's seeded fit is the first to ask TensorFlow
+# about op determinism (TensorFlow reads TF_DETERMINISTIC_OPS at that first question).
+_DETERMINISM = """
+import json, sys
+import tensorflow as tf
+sys.path.insert(0, TESTS)
+from conftest import tiny_classifier
+from skmood._keras_backend import op_determinism_enabled
+from skmood.datasets import make_faces
+
+X, y = make_faces(16, image_size=(16, 16), random_state=0)
+tiny_classifier(random_state=0).fit(X, y)
+after_seeded_fit = op_determinism_enabled()
+tf.config.experimental.enable_op_determinism()  # the user's choice
+tiny_classifier(random_state=0).fit(X, y)
+print(json.dumps({"after_seeded_fit": after_seeded_fit, "kept_on": op_determinism_enabled()}))
+"""
+
+
+def test_seeded_fit_leaves_tensorflow_op_determinism_as_the_user_set_it():
+    # scikeras' seeded build would leave it on (slower ops, no XLA) were its
+    # question TensorFlow's first; a user who switched it on keeps it on.
+    env = {k: v for k, v in os.environ.items() if k != "TF_DETERMINISTIC_OPS"}
+    script = _DETERMINISM.replace("TESTS", repr(str(Path(__file__).parent)))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, env=env)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"after_seeded_fit": False, "kept_on": True}
+
+
+def test_only_the_first_seeded_fit_asks_about_op_determinism(face_pixels, make_clf,
+                                                             monkeypatch):
+    calls = []
+    real = backend.op_determinism_enabled
+    monkeypatch.setattr(backend, "op_determinism_enabled", lambda: calls.append(1) or real())
+    backend._read_determinism_setting.cache_clear()  # as in a fresh process
     X, y = face_pixels
-    assert not is_op_determinism_enabled()
+    make_clf(random_state=None).fit(X, y)  # scikeras' unseeded build leaves it alone
+    assert calls == []
     make_clf(random_state=0).fit(X, y)
-    assert not is_op_determinism_enabled()
+    make_clf(random_state=1).fit(X, y)
+    assert calls == [1]
+    assert not backend.op_determinism_enabled()
 
 
 def test_jit_compile_moves_augmentation_to_the_pipeline(face_pixels, tmp_path):
@@ -156,11 +203,37 @@ def test_flip_averaging_averages_each_image_and_its_mirror(face_pixels, make_clf
 def test_warm_start_with_a_cosine_schedule_starts_a_new_one(face_pixels):
     X, y = face_pixels
     clf = HappySadClassifier(**{**TINY_VGG, "epochs": 2}, lr_schedule="cosine").fit(X, y)
-    first = clf.model_.optimizer._learning_rate
+    first_optimizer, first = clf.model_.optimizer, schedule_of(clf.model_)
     clf.set_params(warm_start=True, epochs=1, learning_rate=1e-4).fit(X, y)
-    second = clf.model_.optimizer._learning_rate
-    assert second is not first and second.initial_learning_rate == pytest.approx(1e-4)
+    second = schedule_of(clf.model_)
+    assert clf.model_.optimizer is not first_optimizer  # a new optimizer, a new schedule
+    assert first.warmup_target == pytest.approx(1e-3)
+    assert second.warmup_steps == 0 and second.initial_learning_rate == pytest.approx(1e-4)
     assert clf.n_iter_ == 3
+
+
+def test_optimizer_learning_rate_is_a_variable_only_for_a_constant_rate():
+    # set_learning_rate relies on this Keras 3 behaviour (public API, 3.15.1).
+    assert isinstance(keras.optimizers.Adam(1e-3).learning_rate, keras.Variable)
+    schedule = backend.learning_rate(1e-3, "cosine", epochs=2, steps_per_epoch=4)
+    assert not isinstance(keras.optimizers.Adam(schedule).learning_rate, keras.Variable)
+
+
+def test_set_learning_rate_assigns_a_float_and_recompiles_for_a_schedule():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    optimizer = model.optimizer
+    backend.set_learning_rate(model, 5e-4)  # in place: Adam's state is kept
+    assert model.optimizer is optimizer
+    assert float(optimizer.learning_rate.numpy()) == pytest.approx(5e-4)
+    schedule = backend.learning_rate(1e-3, "cosine", epochs=2, steps_per_epoch=4)
+    backend.set_learning_rate(model, schedule)
+    assert model.optimizer is not optimizer
+    assert schedule_of(model).get_config() == schedule.get_config()
+    with_schedule = model.optimizer
+    backend.set_learning_rate(model, 2e-4)  # a float replacing a schedule: new optimizer
+    assert model.optimizer is not with_schedule
+    assert model.optimizer.get_config()["learning_rate"] == pytest.approx(2e-4)
 
 
 # ------------------------------------------------------------------ the named preset
