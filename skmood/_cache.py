@@ -36,6 +36,9 @@ class DecodedCache:
         ``(height, width)`` the images are resized to.
     color_mode : {"rgb", "grayscale"}
         Channels of the decoded images.
+    faces : FaceBoxes or None, default=None
+        Crop each image to its largest face before resizing (the crop is what
+        is cached, so each face is detected once per fit).
 
     Notes
     -----
@@ -45,8 +48,9 @@ class DecodedCache:
     (``on_error="skip"``), and reported again from memory on every later call.
     """
 
-    def __init__(self, source: ImageInput, image_size, color_mode: str):
+    def __init__(self, source: ImageInput, image_size, color_mode: str, faces=None):
         self.source = source
+        self.faces = faces
         self.image_size = tuple(image_size)
         self.color_mode = color_mode
         n_channels = 3 if color_mode == "rgb" else 1
@@ -78,6 +82,8 @@ class DecodedCache:
                     with self._lock:
                         self._failures[i] = exc
                 else:
+                    if self.faces is not None:
+                        image = self.faces.crop(i, image)
                     self._images[i] = resize_image(image, self.image_size)
                 self._filled[i] = True
             if failures is not None and i in self._failures:
@@ -88,14 +94,15 @@ class DecodedCache:
 
 
 def fit_caches(
-    mode, sources: list[ImageInput | None], image_size, color_mode: str
+    mode, sources: list[ImageInput | None], image_size, color_mode: str, faces=None
 ) -> dict[int, DecodedCache]:
     """Caches for the distinct path inputs of one fit, keyed by ``id(source)``.
 
     ``mode`` is the classifier's ``cache``: ``False`` gives none, ``True`` one
     per path input, ``"auto"`` the same when all of them together fit
     :data:`CACHE_BUDGET`, else none. Pixel arrays are in memory already and
-    never cached.
+    never cached. ``faces`` (by ``id`` of the data) crops the images of each
+    input to their faces before they are cached.
     """
     distinct = {id(s): s for s in sources if s is not None and s.kind == PATHS}
     if not distinct or not (isinstance(mode, str) or mode):
@@ -105,4 +112,6 @@ def fit_caches(
                     for s in distinct.values())
         if total > CACHE_BUDGET:
             return {}
-    return {key: DecodedCache(s, image_size, color_mode) for key, s in distinct.items()}
+    faces = faces or {}
+    return {key: DecodedCache(s, image_size, color_mode, faces.get(key))
+            for key, s in distinct.items()}

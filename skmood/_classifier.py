@@ -14,6 +14,8 @@ from sklearn.utils.validation import check_random_state
 from . import _cache, _inference, _network_spec, _training
 from ._backbones import BACKBONES
 from ._compat import Interval, StrOptions, _fit_context
+from ._face_boxes import FaceBoxes, face_cropper
+from ._face_crop import DETECTORS
 from ._image import COLOR_MODES
 from ._inference import INFERENCE_ENGINES  # also importable from here (the CLI's choices)
 from ._network_spec import ARCHITECTURES  # also importable from here (the CLI's choices)
@@ -217,6 +219,21 @@ None, default=None
         faces take 28 MB), else ``False``. The cache is dropped when ``fit``
         returns: the fitted estimator and its pickle do not grow. Pixel arrays
         are in memory already and are not copied.
+    face_detector : {"haar", "mtcnn"} or None, default=None
+        Crop every image to its largest face, at training *and* at prediction
+        time, inside the model (see :class:`~skmood.FaceCropper` for the two
+        detectors; ``"haar"`` needs ``skmood[faces]``, ``"mtcnn"``
+        ``skmood[mtcnn]``): decode, find the face, crop it with
+        ``face_margin``, resize to ``image_size``. For photos where the face
+        does not fill the frame. Each face is detected once per image per
+        fit, never once per epoch. An image where no face is found is used
+        whole. The detector is part of the fitted model: saved files,
+        ``skmood predict`` and ``skmood serve`` crop the same way without
+        being told. :meth:`detect_faces` gives the boxes used.
+    face_margin : float, default=0.2
+        Space added around the face on each side, as a fraction of its size
+        (0.2 makes the crop 1.4 times as wide as the face); with
+        ``face_detector``.
     warm_start : bool, default=False
         When ``True`` and the estimator is fitted, ``fit`` continues training
         the fitted network (weights and optimizer state) for ``epochs`` more
@@ -344,6 +361,8 @@ None, default=None
         "patience": [Interval(Integral, 1, None, closed="left")],
         "on_error": [StrOptions(set(ON_ERROR))],
         "cache": [StrOptions({"auto"}), "boolean"],
+        "face_detector": [StrOptions(set(DETECTORS)), None],
+        "face_margin": [Interval(Real, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -388,6 +407,8 @@ None, default=None
         inference="auto",
         on_error="raise",
         cache="auto",
+        face_detector=None,
+        face_margin=0.2,
         warm_start=False,
         random_state=None,
         verbose=0,
@@ -428,6 +449,8 @@ None, default=None
         self.inference = inference
         self.on_error = on_error
         self.cache = cache
+        self.face_detector = face_detector
+        self.face_margin = face_margin
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
@@ -491,9 +514,15 @@ shape (n_samples, height, width, channels)
                 f"{_NAME}: early_stopping=True needs validation data; set validation_split "
                 "(e.g. 0.1) or validation_data."
             )
-        # Decoded images kept for this fit only (local, never an attribute).
+        # Face boxes and decoded images kept for this fit only (local, never attributes):
+        # each face is detected once per image per fit, each file decoded once.
+        faces = {}
+        if self.face_detector is not None:
+            cropper = face_cropper(self.face_detector, self.face_margin)
+            sources = [train.data] + ([] if val is None else [val.data])
+            faces = {id(d): FaceBoxes(cropper) for d in sources}
         caches = _cache.fit_caches(self.cache, [train.data, None if val is None else val.data],
-                                   image_size, self.color_mode)
+                                   image_size, self.color_mode, faces)
         if self.on_error == "skip":
             train, val = _training.skip_unreadable(train, val, self.color_mode, _NAME,
                                                    caches=caches)
@@ -518,7 +547,7 @@ shape (n_samples, height, width, channels)
             if warm:
                 backend.set_learning_rate(self.model_, backend.learning_rate(
                     self.learning_rate, self.lr_schedule, self.epochs, steps))
-            self._train(backend, train, val, seed, callbacks, caches=caches)
+            self._train(backend, train, val, seed, callbacks, caches=caches, faces=faces)
             return self
         from .models import freeze_backbone
 
@@ -528,7 +557,7 @@ shape (n_samples, height, width, channels)
             freeze_backbone(self.model_, trainable_layers)
             backend.recompile(self.model_, backend.learning_rate(
                 learning_rate, self.lr_schedule, stop - start, steps))
-            self._train(backend, train, val, seed, callbacks, caches=caches,
+            self._train(backend, train, val, seed, callbacks, caches=caches, faces=faces,
                         initial_epoch=start, epochs=stop)
         return self
 
@@ -594,14 +623,14 @@ shape (n_samples, height, width, channels)
             **kwargs,
         )
 
-    def _train(self, backend, train, val, seed, extra_callbacks, *, caches=None,
+    def _train(self, backend, train, val, seed, extra_callbacks, *, caches=None, faces=None,
                initial_epoch=0, epochs=None):
         """Run Keras' training loop; the history is recorded after every epoch.
 
         ``caches`` (:func:`skmood._cache.fit_caches`) hold decoded images by
         ``id`` of the split's data, to reuse across epochs and stages.
         """
-        caches = caches or {}
+        caches, faces = caches or {}, faces or {}
         # First, so that the callbacks after it (e.g. the CLI's checkpoints) see
         # the fitted state of the epoch that just ended.
         callbacks = [backend.epoch_end_callback(self._history_recorder()),
@@ -614,9 +643,10 @@ shape (n_samples, height, width, channels)
                 self._sequence(train, batch_size=self.batch_size, shuffle=True, seed=seed,
                                augment=_network_spec.pipeline_augmenter(
                                    self.get_params(deep=False)),
-                               cache=caches.get(id(train.data))),
+                               cache=caches.get(id(train.data)), faces=faces.get(id(train.data))),
                 validation_data=None if val is None else self._sequence(
-                    val, batch_size=_PREDICT_BATCH_SIZE, cache=caches.get(id(val.data))),
+                    val, batch_size=_PREDICT_BATCH_SIZE, cache=caches.get(id(val.data)),
+                    faces=faces.get(id(val.data))),
                 epochs=self.epochs if epochs is None else epochs,
                 initial_epoch=initial_epoch,
                 callbacks=callbacks,
@@ -676,14 +706,28 @@ shape (n_samples, height, width, channels)
         proba : ndarray of shape (n_samples, 2)
             Columns in the order of ``classes_``; rows sum to 1.
         """
+        return self._predict_proba(X)
+
+    def _predict_proba(self, X, boxes=None, *, stacklevel=4):
+        """:meth:`predict_proba`, with the face ``boxes`` already known if given.
+
+        ``boxes``: one ``(x, y, width, height)`` or ``None`` (the whole image)
+        per image, used instead of detecting when ``face_detector`` is set.
+        ``stacklevel`` of the warnings: 4 points at the caller of
+        :meth:`predict_proba`.
+        """
         self._check_fitted()
         data = check_images(X, _NAME)
         split = _training.Split(data, None, None, np.arange(len(data)))
         predict_on_batch, fixed_shape = _inference.network_predictor(
-            self.model_, self.inference, len(data), _NAME)
+            self.model_, self.inference, len(data), _NAME, stacklevel=stacklevel)
+        faces = None
+        if self.face_detector is not None:
+            known = None if boxes is None else dict(enumerate(boxes))
+            faces = FaceBoxes(face_cropper(self.face_detector, self.face_margin), known)
         # XLA and LiteRT both prefer one batch shape: the last batch is padded.
         seq = self._sequence(split, batch_size=_PREDICT_BATCH_SIZE, on_error=self.on_error,
-                             mirror=bool(self.flip_averaging), pad=fixed_shape)
+                             mirror=bool(self.flip_averaging), pad=fixed_shape, faces=faces)
         from . import _keras_backend as backend
         from ._sequence import predict_batches
 
@@ -706,9 +750,43 @@ shape (n_samples, height, width, channels)
                 f"{_NAME}: {_training.describe_failures(seq.failures, len(data))}; their "
                 "rows are NaN (on_error='skip').",
                 SkmoodWarning,
-                stacklevel=2,
+                stacklevel=stacklevel - 1,
             )
         return proba
+
+    def detect_faces(self, X):
+        """The face each image is cropped to, with ``face_detector`` set.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, 1), or ndarray of \
+shape (n_samples, height, width, channels)
+            Image file paths or images, as in :meth:`predict`.
+
+        Returns
+        -------
+        boxes : list of (x, y, width, height) tuples of int, or None
+            The largest face of each image in its own pixel coordinates (before
+            the margin is added), ``None`` where no face was found and the
+            whole image is used.
+
+        Raises
+        ------
+        ValueError
+            If ``face_detector`` is None: the model uses whole images.
+        """
+        from ._sequence import image_at
+
+        self._check_fitted()
+        if self.face_detector is None:
+            raise ValueError(f"{_NAME}: detect_faces needs face_detector; this model has "
+                             "face_detector=None and classifies whole images.")
+        data = check_images(X, _NAME)
+        faces = FaceBoxes(face_cropper(self.face_detector, self.face_margin))
+        color_mode = "rgb" if self.input_shape_[2] == 3 else "grayscale"
+        for i in range(len(data)):
+            faces.box(i, image_at(data, i, color_mode))
+        return faces.boxes(len(data))
 
     def predict(self, X):
         """Predict the class label of each image.

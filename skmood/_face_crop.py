@@ -193,6 +193,31 @@ shape (n_samples, height, width, channels)
         self._validate_params()
         return self._detect(self._check_input(X))
 
+    def detect_all(self, X):
+        """Find every face of each image.
+
+        Parameters
+        ----------
+        X : sequence of (height, width, channels) uint8 arrays, or ndarray of \
+shape (n_samples, height, width, channels)
+            Images as :class:`ImageLoader` returns them, or a uint8 pixel array.
+
+        Returns
+        -------
+        boxes : list of list of (x, y, width, height) tuples of int
+            One list per image, largest face first (the one :meth:`detect`
+            returns), empty when no face was found.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skmood import FaceCropper
+        >>> FaceCropper().detect_all([np.full((60, 80, 3), 200, np.uint8)])
+        [[]]
+        """
+        self._validate_params()
+        return self._detect_all(self._check_input(X))
+
     def crop(self, X, boxes):
         """Crop images to given face boxes, with the margin; ``None`` keeps an image whole.
 
@@ -247,20 +272,24 @@ shape (n_samples, height, width, channels)
         return images
 
     def _detect(self, images):
+        return [faces[0] if faces else None for faces in self._detect_all(images)]
+
+    def _detect_all(self, images):
+        """Every face of each image, largest first, in full-resolution pixels."""
         find = self._find_mtcnn if self.detector == "mtcnn" else self._find_haar
-        boxes = []
+        result = []
         for image in images:
             height, width = image.shape[:2]
             scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
-            found = find(image, scale)
-            if not found:
-                boxes.append(None)
-                continue
-            x, y, w, h = max(found, key=lambda b: (b[2] * b[3], -b[1], -b[0]))
-            x0, y0 = max(0, round(x / scale)), max(0, round(y / scale))
-            x1, y1 = min(width, round((x + w) / scale)), min(height, round((y + h) / scale))
-            boxes.append((x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None)
-        return boxes
+            boxes = []
+            for x, y, w, h in sorted(find(image, scale),
+                                     key=lambda b: (-b[2] * b[3], b[1], b[0])):
+                x0, y0 = max(0, round(x / scale)), max(0, round(y / scale))
+                x1, y1 = min(width, round((x + w) / scale)), min(height, round((y + h) / scale))
+                if x1 > x0 and y1 > y0:
+                    boxes.append((x0, y0, x1 - x0, y1 - y0))
+            result.append(boxes)
+        return result
 
     def _find_haar(self, image, scale):
         cv2 = _import_cv2()

@@ -48,7 +48,8 @@ def choose_engine(engine: str, n_images: int, owner: str) -> str:
     return "litert-int8" if engine == "litert-int8" else "litert"
 
 
-def network_predictor(model, engine: str, n_images: int, owner: str) -> tuple[Callable, bool]:
+def network_predictor(model, engine: str, n_images: int, owner: str, *, stacklevel: int = 3
+                      ) -> tuple[Callable, bool]:
     """``(predict_on_batch, wants one batch shape)`` of the engine ``engine`` picks.
 
     XLA-compiled Keras networks and LiteRT both prefer one batch shape (the
@@ -68,7 +69,7 @@ def network_predictor(model, engine: str, n_images: int, owner: str) -> tuple[Ca
         if engine != "auto":
             raise RuntimeError(f"{owner}: inference={engine!r}: {exc}; use "
                                "inference='keras'.") from exc
-        # stacklevel: this function, the estimator's method, the user's call.
+        # stacklevel (default): this function, the estimator's method, the user's call.
         warnings.warn(f"{owner}: {exc}; predicting with Keras instead (inference="
-                      "'auto').", SkmoodWarning, stacklevel=3)
+                      "'auto').", SkmoodWarning, stacklevel=stacklevel)
         return model.predict_on_batch, jit

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.pipeline import Pipeline
@@ -23,7 +23,7 @@ from ._face_crop import FaceCropper
 from .exceptions import ImageReadError, SkmoodWarning
 from .transformers import ImageLoader, ImageResizer
 
-__all__ = ["FacePredictor", "final_estimator", "predict_faces"]
+__all__ = ["FacePredictions", "FacePredictor", "final_estimator", "predict_faces"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,11 @@ class FacePredictor:
         Fitted; a Pipeline ends with a HappySadClassifier. A leading
         :class:`~skmood.ImageLoader` step gives the colour mode images are
         decoded in and is skipped (images arrive decoded).
-    detector : {"haar", "mtcnn"}, default="haar"
-        Face detector of the :class:`~skmood.FaceCropper`.
+    detector : {"haar", "mtcnn"} or None, default=None
+        Face detector of the :class:`~skmood.FaceCropper`; ``None``: the
+        classifier's own ``face_detector``, else ``"haar"``. When the
+        classifier crops faces itself, its ``face_margin`` is used, and the
+        faces found here are handed to it (nothing is detected twice).
 
     Attributes
     ----------
@@ -57,7 +60,7 @@ class FacePredictor:
         The face detector and cropper.
     """
 
-    def __init__(self, model: Any, *, detector: str = "haar") -> None:
+    def __init__(self, model: Any, *, detector: str | None = None) -> None:
         final = final_estimator(model)
         if not isinstance(final, HappySadClassifier) or not hasattr(final, "model_"):
             raise TypeError(
@@ -72,7 +75,12 @@ class FacePredictor:
             self.color_mode = steps[0][1].color_mode
             steps = steps[1:]
         self.steps = [step for _, step in steps]
-        self.cropper = FaceCropper(detector=detector)
+        #: The classifier crops faces itself (``face_detector``): give it crops
+        #: and tell it not to look for faces again.
+        self.in_model = final.face_detector is not None
+        margin = final.face_margin if self.in_model else FaceCropper().margin
+        self.cropper = FaceCropper(detector=detector or final.face_detector or "haar",
+                                   margin=margin)
         self._resizer = ImageResizer(image_size=final.input_shape_[:2])
 
     def crop(self, images: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[Box | None]]:
@@ -91,6 +99,12 @@ class FacePredictor:
             X = self._resizer.transform(X)
         return X
 
+    def predict_network_input(self, X: np.ndarray) -> np.ndarray:
+        """The classifier's probabilities for :meth:`network_input`'s output (crops)."""
+        if self.in_model:  # already cropped: the whole of each image is the face
+            return self.classifier._predict_proba(X, boxes=[None] * len(X))
+        return self.classifier.predict_proba(X)
+
     def predict_proba_images(self, images: Sequence[np.ndarray], *, crop_faces: bool = True
                              ) -> tuple[np.ndarray, list[Box | None]]:
         """Class probabilities of decoded images, and the face box used for each."""
@@ -99,15 +113,34 @@ class FacePredictor:
             images, boxes = self.crop(images)
         if not len(images):
             return np.empty((0, len(self.classifier.classes_))), []
-        return self.classifier.predict_proba(self.network_input(images)), boxes
+        return self.predict_network_input(self.network_input(images)), boxes
 
-    def predict_proba_files(self, paths: Sequence[str]
-                            ) -> tuple[np.ndarray, list[Box | None]]:
-        """Class probabilities of image files, on their largest faces.
+    def predict_all_faces(self, images: Sequence[np.ndarray]
+                          ) -> tuple[np.ndarray, list[Box | None], np.ndarray]:
+        """One prediction per face (largest first); one for the whole image if none.
+
+        Returns ``(proba, boxes, image_index)``: a row per face, its box, and
+        the index of its image.
+        """
+        crops, boxes, index = [], [], []
+        for i, (image, faces) in enumerate(zip(images, self.cropper.detect_all(images))):
+            for box in faces or [None]:
+                crops.append(image if box is None else self.cropper.crop([image], [box])[0])
+                boxes.append(box)
+                index.append(i)
+        if not crops:
+            return np.empty((0, len(self.classifier.classes_))), [], np.empty(0, int)
+        proba = self.predict_network_input(self.network_input(crops))
+        return proba, boxes, np.asarray(index, dtype=int)
+
+    def predict_proba_files(self, paths: Sequence[str], *, all_faces: bool = False
+                            ) -> FacePredictions:
+        """Class probabilities of image files, on their largest (or every) face.
 
         An unreadable file raises :class:`~skmood.ImageReadError`, unless the
-        classifier's ``on_error`` is ``"skip"``: then its row is NaN and its
-        box ``None``, with one warning naming the first five such files.
+        classifier's ``on_error`` is ``"skip"``: then it has one row of NaN
+        and its box is ``None``, with one warning naming the first five such
+        files.
         """
         loader = ImageLoader(color_mode=self.color_mode)
         images, readable, failed = [], [], []
@@ -124,28 +157,56 @@ class FacePredictor:
                 f"{len(failed)} of {len(paths)} image(s) could not be read "
                 f"({', '.join(map(repr, failed[:5]))}{', ...' if len(failed) > 5 else ''}); "
                 "their rows are empty (on_error='skip').", SkmoodWarning, stacklevel=3)
-        proba = np.full((len(paths), len(self.classifier.classes_)), np.nan)
-        boxes: list[Box | None] = [None] * len(paths)
+        n_classes = len(self.classifier.classes_)
+        if all_faces:
+            found, found_boxes, index = (self.predict_all_faces(images) if images else
+                                         (np.empty((0, n_classes)), [], np.empty(0, int)))
+            index = np.asarray(readable, dtype=int)[index]
+        else:
+            found, found_boxes = (self.predict_proba_images(images) if images else
+                                  (np.empty((0, n_classes)), []))
+            index = np.asarray(readable, dtype=int)
+        for i, box in zip(index, found_boxes):
+            logger.debug("%s: %s", paths[i], "no face" if box is None else f"face {box}")
         if images:
-            found, found_boxes = self.predict_proba_images(images)
-            proba[readable] = found
-            for i, box in zip(readable, found_boxes):
-                boxes[i] = box
-                logger.debug("%s: %s", paths[i], "no face" if box is None else f"face {box}")
+            with_face = len({int(i) for i, b in zip(index, found_boxes) if b is not None})
             logger.info("faces found in %d of %d image(s); the others are classified whole",
-                        sum(b is not None for b in found_boxes), len(images))
-        return proba, boxes
+                        with_face, len(images))
+        # Unreadable files keep one row each (NaN), in their place among the others.
+        read = set(readable)
+        rows = sorted([(int(i), k) for k, i in enumerate(index)]
+                      + [(i, -1) for i in range(len(paths)) if i not in read])
+        proba = np.full((len(rows), n_classes), np.nan)
+        boxes: list[Box | None] = []
+        for r, (i, k) in enumerate(rows):
+            if k >= 0:
+                proba[r] = found[k]
+            boxes.append(None if k < 0 else found_boxes[k])
+        return FacePredictions(proba, boxes, np.array([i for i, _ in rows], dtype=int))
 
 
-def predict_faces(model: Any, paths: Sequence[str], *, detector: str = "haar"
-                  ) -> tuple[np.ndarray, list[Box | None]]:
-    """Predict on the largest face of each image file.
+class FacePredictions(NamedTuple):
+    """What :func:`predict_faces` returns: one row per face (or per image)."""
+
+    #: Class probabilities, columns in the order of ``classes_``.
+    proba: np.ndarray
+    #: The face of each row, ``(x, y, width, height)`` in the image's pixels,
+    #: or ``None`` (no face found: the whole image was classified).
+    boxes: list
+    #: The index, in ``paths``, of the image of each row.
+    image_index: np.ndarray
+
+
+def predict_faces(model: Any, paths: Sequence[str], *, detector: str | None = None,
+                  all_faces: bool = False) -> FacePredictions:
+    """Predict on the largest face, or on every face, of each image file.
 
     For photos where the face does not fill the frame: each image is decoded,
     its largest face found and cropped (with a margin; the whole image when
     no face is found), then passed through the model's own preprocessing and
     classifier. ``skmood predict --crop-faces`` and ``skmood serve`` predict
-    this way.
+    this way. With ``all_faces=True`` every face of a group photo gets its
+    own row.
 
     Parameters
     ----------
@@ -153,17 +214,22 @@ def predict_faces(model: Any, paths: Sequence[str], *, detector: str = "haar"
         A fitted classifier, or a fitted pipeline ending in one.
     paths : sequence of str
         Image files.
-    detector : {"haar", "mtcnn"}, default="haar"
-        Face detector (see :class:`~skmood.FaceCropper`).
+    detector : {"haar", "mtcnn"} or None, default=None
+        Face detector (see :class:`~skmood.FaceCropper`). ``None``: the
+        classifier's ``face_detector`` if it has one, else ``"haar"``.
+    all_faces : bool, default=False
+        One row per face found (largest first) instead of one per image; an
+        image without a face still gets one row, for the whole image.
 
     Returns
     -------
-    proba : ndarray of shape (n_images, n_classes)
-        Class probabilities, columns in the order of ``classes_``; a row of
-        NaN for a file that could not be read when the classifier's
-        ``on_error`` is ``"skip"``.
-    boxes : list of (x, y, width, height) or None
-        The face used for each image, ``None`` when none was found.
+    predictions : FacePredictions
+        A named tuple ``(proba, boxes, image_index)``: class probabilities
+        (columns in the order of ``classes_``), the face box of each row
+        (``None`` when no face was found), and the index in ``paths`` of the
+        row's image. Without ``all_faces`` the rows are the images, in order.
+        A file that cannot be read (with the classifier's
+        ``on_error="skip"``) has one row of NaN.
 
     Examples
     --------
@@ -173,8 +239,9 @@ def predict_faces(model: Any, paths: Sequence[str], *, detector: str = "haar"
     ...                       directory=tempfile.mkdtemp())
     >>> clf = HappySadClassifier(image_size=(16, 16), conv_filters=(4,), dense_units=4,
     ...                          epochs=1, random_state=0).fit(paths, y)
-    >>> proba, boxes = predict_faces(clf, paths[:2])
+    >>> proba, boxes, image_index = predict_faces(clf, paths[:2])
     >>> proba.shape, boxes  # 16x16 cartoons are below the detector's window: no face
     ((2, 2), [None, None])
     """
-    return FacePredictor(model, detector=detector).predict_proba_files(list(paths))
+    return FacePredictor(model, detector=detector).predict_proba_files(
+        list(paths), all_faces=all_faces)

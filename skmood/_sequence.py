@@ -15,11 +15,19 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ._cache import DecodedCache
+from ._face_boxes import FaceBoxes
 from ._image import convert_channels, read_image, resize_image
 from ._keras_backend import PyDataset, start_generator_dataset
 from ._malloc import undo_tensorflow_setting
 from ._validation import PATHS, PIXELS, ImageInput
 from .exceptions import ImageReadError
+
+
+def image_at(source: ImageInput, index: int, color_mode: str) -> np.ndarray:
+    """Image ``index`` of ``source`` at its own size in ``color_mode`` (decoded if a path)."""
+    if source.kind == PATHS:
+        return read_image(source.data[index], color_mode=color_mode)
+    return convert_channels(source.data[index], 3 if color_mode == "rgb" else 1)
 
 
 def load_batch(
@@ -29,12 +37,14 @@ def load_batch(
     color_mode: str,
     failures: dict | None = None,
     cache: DecodedCache | None = None,
+    faces: FaceBoxes | None = None,
 ) -> np.ndarray:
     """Return the images at ``indices`` as float32 ``(n, h, w, c)`` in [0, 1].
 
     With a ``failures`` dict, an unreadable file becomes a black image and its
     index is recorded there with the error; without one, the error propagates.
     A ``cache`` of ``source`` serves the decoded images, decoding each file once.
+    With ``faces``, each image is cropped to its largest face before resizing.
     """
     n_channels = 3 if color_mode == "rgb" else 1
     if cache is not None:
@@ -49,19 +59,21 @@ def load_batch(
                     raise
                 failures[int(i)] = exc
                 image = np.zeros((*image_size, n_channels), np.uint8)
+            else:
+                image = image if faces is None else faces.crop(int(i), image)
             images.append(resize_image(image, image_size))
         batch = np.stack(images)
-    elif source.kind == PIXELS:
+    elif source.kind == PIXELS and faces is None:
         batch = source.data[indices]
         if batch.shape[1:3] != tuple(image_size) or batch.shape[-1] != n_channels:
             batch = np.stack(
                 [resize_image(convert_channels(img, n_channels), image_size) for img in batch]
             )
-    else:  # decoded images of their own sizes
-        batch = np.stack(
-            [resize_image(convert_channels(source.data[i], n_channels), image_size)
-             for i in indices]
-        )
+    else:  # decoded images of their own sizes (or pixel arrays to crop)
+        images = [convert_channels(source.data[i], n_channels) for i in indices]
+        if faces is not None:
+            images = [faces.crop(int(i), image) for i, image in zip(indices, images)]
+        batch = np.stack([resize_image(image, image_size) for image in images])
     if batch.dtype == np.uint8:
         return batch.astype(np.float32) * np.float32(1.0 / 255.0)
     return batch.astype(np.float32, copy=False)
@@ -108,6 +120,9 @@ class ImageSequence(PyDataset):
         Decoded images of ``source`` kept across epochs (and shared with
         another sequence over the same ``source``), instead of decoding
         every batch from its files.
+    faces : FaceBoxes or None
+        Crop each image to its largest face (boxes of ``source``, remembered
+        across epochs) before resizing; a ``cache`` crops with its own.
     """
 
     def __init__(
@@ -128,6 +143,7 @@ class ImageSequence(PyDataset):
         mirror=False,
         pad=False,
         cache=None,
+        faces=None,
     ):
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=8)
         if y is not None:
@@ -152,6 +168,7 @@ class ImageSequence(PyDataset):
         self.mirror = mirror
         self.pad = pad
         self.cache = cache
+        self.faces = faces
         # Augmentation seeds: fixed by ``seed``, or fresh for an unseeded run.
         self._seed = int(np.random.SeedSequence(seed).entropy % 2**63)
         self._epoch = 0
@@ -163,7 +180,7 @@ class ImageSequence(PyDataset):
         idx = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         failures = None if self.failures is None else {}
         x = load_batch(self.source, idx, self.image_size, self.color_mode, failures,
-                       self.cache)
+                       self.cache, self.faces)
         if failures:
             with self._lock:  # batches are loaded by several worker threads
                 self.failures.update(failures)

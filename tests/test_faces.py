@@ -353,7 +353,8 @@ def test_predict_faces_is_the_explicit_steps_and_names_each_box(tmp_path, detect
     Image.fromarray(background(60, 80)).save(tmp_path / "empty.png")
     files = [str(tmp_path / "photo.png"), str(tmp_path / "empty.png")]
 
-    proba, boxes = skmood.predict_faces(clf, files)
+    proba, boxes, index = skmood.predict_faces(clf, files)
+    assert index.tolist() == [0, 1]
     assert boxes[1] is None and iou(boxes[0], (100 + box[0], 60 + box[1], *box[2:])) > 0.9
     steps = make_pipeline(ImageLoader(), FaceCropper(), ImageResizer(image_size=(32, 32)))
     np.testing.assert_allclose(proba, clf.predict_proba(steps.transform(files)), rtol=1e-5)
@@ -361,7 +362,7 @@ def test_predict_faces_is_the_explicit_steps_and_names_each_box(tmp_path, detect
     pipe = make_pipeline(ImageLoader(color_mode="grayscale"), ImageResizer(image_size=(32, 32)),
                          make_clf(image_size=(32, 32), color_mode="grayscale"))
     pipe.fit(files * 4, ["happy", "sad"] * 4)
-    gray_proba, _ = skmood.predict_faces(pipe, files)
+    gray_proba = skmood.predict_faces(pipe, files).proba
     gray = make_pipeline(ImageLoader(color_mode="grayscale"), FaceCropper(),
                          ImageResizer(image_size=(32, 32)))
     np.testing.assert_allclose(gray_proba, pipe[-1].predict_proba(gray.transform(files)),

@@ -62,14 +62,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
     files = find_images(args.paths)  # cheap checks first: loading the model starts TensorFlow
     model = load_model(args.model, on_error=args.on_error)
     logger.info("predicting %d image(s)", len(files))
-    if args.crop_faces:
-        from .._predict import predict_faces
+    from .._predict import final_estimator, predict_faces
 
-        proba, _ = predict_faces(model, files, detector=args.detector)
-    else:
-        proba = model.predict_proba(files)
-    _write(format_predictions(files, model.classes_, proba, args.format), args.output,
-           f"{len(files)} prediction(s)")
+    in_model = final_estimator(model).face_detector is not None
+    if args.all_faces or (args.crop_faces and not in_model):
+        proba, boxes, index = predict_faces(model, files, detector=args.detector,
+                                            all_faces=args.all_faces)
+        rows = [files[i] for i in index]
+    else:  # whole images, or a model that crops faces itself (streamed from the files)
+        proba, boxes, rows = model.predict_proba(files), None, files
+    _write(format_predictions(rows, model.classes_, proba, args.format,
+                              boxes if args.all_faces else None),
+           args.output, f"{len(rows)} prediction(s)")
     return 0
 
 

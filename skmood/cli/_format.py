@@ -76,7 +76,8 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: st
 
 
 def format_predictions(
-    paths: Sequence[str], classes: Sequence[Any], proba: np.ndarray, fmt: str = "table"
+    paths: Sequence[str], classes: Sequence[Any], proba: np.ndarray, fmt: str = "table",
+    boxes: Sequence[Any] | None = None,
 ) -> str:
     """Format one prediction per image: path, label and class probabilities.
 
@@ -95,6 +96,10 @@ def format_predictions(
     fmt : {"table", "csv", "json"}, default="table"
         Aligned text, CSV with a header row, or a JSON list of objects with
         keys ``path``, ``label`` and one per class.
+    boxes : sequence of (x, y, width, height) or None, default=None
+        The face box of each row: adds a column ``face_box`` after ``label``
+        (``x,y,width,height``, empty for the whole image; in JSON an object
+        with those keys, or ``null``).
 
     Returns
     -------
@@ -111,22 +116,31 @@ def format_predictions(
     labels = [None if bad else _plain(classes[i]) for bad, i in zip(failed, best)]
     probs = [[None] * len(columns) if bad else [float(v) for v in row]
              for bad, row in zip(failed, proba)]
+    with_boxes = boxes is not None
+    boxes = list(boxes) if with_boxes else [None] * len(paths)
+    box_text = ["" if b is None else ",".join(str(int(v)) for v in b) for b in boxes]
+    box_column = ["face_box"] if with_boxes else []
     if fmt == "json":
-        objects = [{"path": str(p), "label": lab, **dict(zip(columns, ps))}
-                   for p, lab, ps in zip(paths, labels, probs)]
+        objects = [{"path": str(p), "label": lab,
+                    **({"face_box": None if b is None else dict(
+                        zip(("x", "y", "width", "height"), map(int, b)))} if with_boxes else {}),
+                    **dict(zip(columns, ps))}
+                   for p, lab, b, ps in zip(paths, labels, boxes, probs)]
         return json.dumps(objects, indent=2) + "\n"
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["path", "label", *columns])
-        for p, lab, ps in zip(paths, labels, probs):
-            writer.writerow([str(p), "" if lab is None else lab,
+        writer.writerow(["path", "label", *box_column, *columns])
+        for p, lab, bt, ps in zip(paths, labels, box_text, probs):
+            writer.writerow([str(p), "" if lab is None else lab, *([bt] if with_boxes else []),
                              *("" if v is None else repr(v) for v in ps)])
         return buffer.getvalue()
     cells = [[str(p), "(unreadable)" if lab is None else str(lab),
+              *([bt or "whole image"] if with_boxes else []),
               *("" if v is None else f"{v:.4f}" for v in ps)]
-             for p, lab, ps in zip(paths, labels, probs)]
-    return format_table(["path", "label", *columns], cells, "<<" + ">" * len(columns))
+             for p, lab, bt, ps in zip(paths, labels, box_text, probs)]
+    return format_table(["path", "label", *box_column, *columns], cells,
+                        "<<" + "<" * len(box_column) + ">" * len(columns))
 
 
 def format_evaluation(report: dict[str, Any]) -> str:

@@ -130,6 +130,14 @@ def _add_hyperparameters(p: argparse.ArgumentParser) -> None:
         "every epoch) or 'auto' (on when they take at most 1 GiB)", type=_cache_mode,
         metavar="{auto,on,off}")
     add("--random-state", "seed (also seeds global RNGs)", type=_NONNEG_INT, metavar="SEED")
+    f = p.add_argument_group("faces in photos (the detector becomes part of the model: "
+                             "predict and serve crop the same way)")
+    add("--face-detector", "crop every image to its largest face, in training and "
+        "prediction", f, choices=list(DETECTORS))
+    f.add_argument("--crop-faces", action="store_true",
+                   help="the same as --face-detector haar")
+    add("--face-margin", "space around the face, as a fraction of its size", f,
+        type=_number(float, "a number >= 0", lambda v: v >= 0), metavar="F")
     a = p.add_argument_group("architecture and fine-tuning (see the user guide's "
                              "'Choosing and fine-tuning architectures')")
     add("--architecture", "network built from scratch", a,
@@ -222,8 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_on_error(p, "give unreadable images an empty label and probabilities")
     p.add_argument("--crop-faces", action="store_true",
                    help="classify the largest face of each image (OpenCV, the 'faces' extra); "
-                        "images without a face are classified whole")
-    p.add_argument("--detector", choices=list(DETECTORS), default="haar",
+                        "images without a face are classified whole. Models trained with "
+                        "--face-detector crop faces themselves, without this flag")
+    p.add_argument("--all-faces", action="store_true",
+                   help="one row per face found (largest first) with its face_box column; "
+                        "an image without a face gets one row for the whole image")
+    p.add_argument("--detector", choices=list(DETECTORS), default=None,
                    help="face detector of --crop-faces (default: haar; mtcnn needs the "
                         "'mtcnn' extra)")
 
@@ -253,8 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crop-faces", action=argparse.BooleanOptionalAction, default=True,
                    help="classify the largest face of each image by default; requests can "
                         "switch it with ?crop_faces= (default: on)")
-    p.add_argument("--detector", choices=list(DETECTORS), default="haar",
-                   help="face detector (default: haar)")
+    p.add_argument("--detector", choices=list(DETECTORS), default=None,
+                   help="face detector (default: the model's own face_detector, else haar)")
     p.add_argument("--threads", type=_POS_INT, default=None, metavar="N",
                    help="threads running the network, each on a batch of the images of "
                         "the requests waiting (default: 1: one big batch at a time; the other "

@@ -82,6 +82,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     names = set(HappySadClassifier().get_params()) - set(NOT_OPTIONS)
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items()
               if k in names and v is not None}
+    if args.crop_faces and "face_detector" not in params:
+        params["face_detector"] = "haar"
     if len(params.get("blocks_per_stage", ())) == 1:  # one number: every stage
         params["blocks_per_stage"] = params["blocks_per_stage"][0]
     if args.preset == "recommended":  # explicit options override the preset's values

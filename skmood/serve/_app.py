@@ -21,6 +21,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import ImageReadError, __version__
+from .._face_crop import DETECTORS
 from ._batching import ServerBusyError
 from ._predictor import Predictor, Upload
 from ._schemas import Error, Health, ModelInfo, PredictResponse
@@ -44,7 +45,7 @@ class Settings:
     max_upload_mb: float = 20.0
     max_files: int = 16
     crop_faces: bool = True
-    detector: str = "haar"
+    detector: str | None = None
     max_image_pixels: int = 40_000_000
     threads: int = 1
     max_batch_size: int = 64
@@ -54,7 +55,8 @@ class Settings:
         checks = [
             (self.max_upload_mb > 0, "max_upload_mb must be > 0"),
             (isinstance(self.max_files, int) and self.max_files >= 1, "max_files must be >= 1"),
-            (self.detector in ("haar", "mtcnn"), "detector must be 'haar' or 'mtcnn'"),
+            (self.detector in (None, *DETECTORS),
+             f"detector must be None or one of {', '.join(map(repr, DETECTORS))}"),
             (self.max_image_pixels >= 1, "max_image_pixels must be >= 1"),
             (self.threads >= 1, "threads must be >= 1"),
             (self.max_batch_size >= 1, "max_batch_size must be >= 1"),
@@ -170,7 +172,7 @@ def create_app(model: Any, **options: Any) -> FastAPI:
     **options
         The :class:`Settings`: ``api_key`` (None: no key needed),
         ``max_upload_mb`` (20), ``max_files`` (16), ``crop_faces`` (True),
-        ``detector`` ("haar"), ``max_image_pixels`` (40 million), ``threads``
+        ``detector`` (None: the model's ``face_detector``, else "haar"), ``max_image_pixels`` (40 million), ``threads``
         (1), ``max_batch_size`` (64), ``max_pending`` (1024).
 
     Returns
@@ -258,7 +260,7 @@ def create_app(model: Any, **options: Any) -> FastAPI:
         return {
             **predictor.info(),
             "crop_faces": settings.crop_faces,
-            "detector": settings.detector,
+            "detector": predictor.cropper.detector,
             "api_key_required": settings.api_key is not None,
             "limits": {"max_upload_mb": settings.max_upload_mb, "max_files": settings.max_files,
                        "max_image_pixels": settings.max_image_pixels},

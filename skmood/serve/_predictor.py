@@ -64,15 +64,16 @@ class Predictor:
         Fitted; a Pipeline ends with a HappySadClassifier. A leading
         :class:`~skmood.ImageLoader` step is replaced by in-memory decoding
         with its colour mode.
-    detector : {"haar", "mtcnn"}, default="haar"
-        Face detector of the :class:`~skmood.FaceCropper`.
+    detector : {"haar", "mtcnn"} or None, default=None
+        Face detector of the :class:`~skmood.FaceCropper`; ``None``: the
+        model's own ``face_detector``, else ``"haar"``.
     max_image_pixels : int, default=40_000_000
         Larger images are refused before decoding.
     threads, max_batch_size, max_pending : int
         Of the :class:`~skmood.serve._batching.MicroBatcher`.
     """
 
-    def __init__(self, model: Any, *, detector: str = "haar",
+    def __init__(self, model: Any, *, detector: str | None = None,
                  max_image_pixels: int = 40_000_000, threads: int = 1,
                  max_batch_size: int = 64, max_pending: int = 1024) -> None:
         try:
@@ -89,7 +90,7 @@ class Predictor:
         self.classes = [c.item() if isinstance(c, np.generic) else c for c in final.classes_]
         self.cropper = self.faces.cropper
         self.max_image_pixels = max_image_pixels
-        self.batcher = MicroBatcher(final.predict_proba, threads=threads,
+        self.batcher = MicroBatcher(self.faces.predict_network_input, threads=threads,
                                     max_batch_size=max_batch_size, max_pending=max_pending)
 
     # ------------------------------------------------------------------ steps
@@ -144,7 +145,7 @@ class Predictor:
         """Run the network (and the face detector) once, so the first request is fast."""
         start = time.perf_counter()
         dummy = np.zeros((1, *self.input_shape), np.uint8)
-        self.classifier.predict_proba(dummy)
+        self.faces.predict_network_input(dummy)
         if crop_faces:
             self.cropper.detect([np.zeros((64, 64, 3), np.uint8)])
         logger.debug("warm-up took %.2f s", time.perf_counter() - start)
