@@ -18,6 +18,11 @@ benchmark machine that ran the recommended network 3.2 times as fast as the
 float conversion, at a small cost in agreement with the float network that
 the benchmarks page measures.
 
+A network trained in mixed precision (``precision="mixed_bfloat16"`` or
+``"mixed_float16"``) is converted from a float32 copy of itself
+(:func:`float32_network`): LiteRT then serves it in float32, and its
+probabilities differ from Keras' 16-bit ones by about the 16-bit rounding.
+
 Converter and interpreter are TensorFlow's (``tf.lite``). TensorFlow has
 deprecated its interpreter in favour of the ``ai_edge_litert`` package but
 still ships it; should a release drop it, creating the interpreter fails like
@@ -63,6 +68,39 @@ def fingerprint(model) -> str:
     return digest.hexdigest()
 
 
+def _float32_config(config):
+    """``config`` with every dtype policy replaced by ``"float32"`` (nested models too)."""
+    if isinstance(config, dict):
+        if str(config.get("class_name", "")).endswith("DTypePolicy"):
+            return "float32"
+        return {key: _float32_config(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [_float32_config(value) for value in config]
+    return config
+
+
+def float32_network(model):
+    """``model`` itself if it computes in float32, else a float32 copy of it.
+
+    LiteRT's built-in kernels have no bfloat16 or float16 convolutions, so a
+    network trained under a mixed-precision policy (``precision``) is
+    converted as the same architecture under the float32 policy, with the
+    same weights (which mixed policies keep in float32 anyway).
+    """
+    if all(layer.dtype_policy.compute_dtype == "float32" for layer in _all_layers(model)):
+        return model
+    copy = type(model).from_config(_float32_config(model.get_config()))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):  # a nested model (a backbone)
+            yield from _all_layers(layer)
+
+
 def _export_inference(model, directory: str) -> None:
     """Save ``model(x, training=False)`` as a SavedModel in ``directory``.
 
@@ -104,7 +142,7 @@ class LiteNetwork:
 
         try:
             with tempfile.TemporaryDirectory(prefix="skmood-litert-") as tmp:
-                _export_inference(model, tmp)
+                _export_inference(float32_network(model), tmp)
                 converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
                 if quantize:
                     converter.optimizations = [tf.lite.Optimize.DEFAULT]
