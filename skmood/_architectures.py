@@ -2,7 +2,10 @@
 
 Pure Keras; public through :mod:`skmood.models`. Every builder returns an
 *uncompiled* :class:`keras.Model` taking float32 images in [0, 1] and giving one
-sigmoid unit, and starts with the same optional augmentation layers.
+sigmoid unit, and starts with the same optional augmentation layers. The layers
+follow Keras' dtype policy (``keras.config.set_dtype_policy``, e.g.
+``"mixed_bfloat16"``) except the output unit, which is always float32, as are
+the probabilities and the loss.
 
 Width and depth are set the same way in all of them: ``conv_filters`` gives the
 width of each stage, one stage per entry, and every stage halves the image
@@ -98,7 +101,7 @@ def sigmoid_head(inputs, x, *, dropout: float, seed: int | None, name: str) -> k
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="output")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="output")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -175,7 +178,7 @@ def build_cnn(
         x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="output")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="output")(x)
     return keras.Model(inputs, outputs, name="happy_sad_cnn")
 
 

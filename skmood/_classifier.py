@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_random_state
 
-from . import _cache, _inference, _network_spec, _training
+from . import _cache, _inference, _network_spec, _precision, _training
 from ._backbones import BACKBONES
 from ._compat import Interval, StrOptions, _fit_context
 from ._face_boxes import FaceBoxes, face_cropper
@@ -19,6 +19,7 @@ from ._face_crop import DETECTORS
 from ._image import COLOR_MODES
 from ._inference import INFERENCE_ENGINES  # also importable from here (the CLI's choices)
 from ._network_spec import ARCHITECTURES  # also importable from here (the CLI's choices)
+from ._precision import PRECISIONS  # also importable from here (the CLI's choices)
 from ._validation import check_image_size, check_images
 from .exceptions import DatasetError, NotFittedError, SkmoodWarning
 
@@ -165,6 +166,24 @@ None, default=None
         transformations): with augmentation on, the ``"vgg"`` network of
         :func:`~skmood.recommended_params` trains about 1.5 times as fast on a
         CPU, mostly because the augmentation leaves the network.
+    precision : {"auto", "float32", "mixed_bfloat16", "mixed_float16"}, \
+default="auto"
+        Floating-point precision of training: the network is built under this
+        Keras dtype policy. ``"float32"``: everything in 32 bits.
+        ``"mixed_bfloat16"``: the layers compute in bfloat16 while the weights,
+        the output layer (so the probabilities) and the loss stay float32;
+        fast on processors with bfloat16 instructions (``avx512_bf16`` or
+        ``amx_bf16``) and on GPUs of compute capability 8.0 or higher, slower
+        elsewhere. ``"mixed_float16"``: the same in float16, for GPUs (on a
+        CPU it is slow), with a loss-scaled optimizer
+        (``keras.optimizers.LossScaleOptimizer``). ``"auto"``:
+        ``"mixed_bfloat16"`` where the hardware runs it fast (the GPU when
+        TensorFlow sees one, else the processor's flags in ``/proc/cpuinfo``,
+        without ``jit_compile``: XLA on a CPU ran bfloat16 slower than float32),
+        ``"float32"`` elsewhere and for a ``model`` of your own; the choice is
+        logged at INFO level (``skmood`` logger) and printed with ``verbose``.
+        A warm start continues in the fitted network's precision. LiteRT
+        (``inference``) runs a float32 copy of a mixed-precision network.
     class_weight : dict, "balanced" or None, default=None
         Weights per class label (e.g. ``{"happy": 1.0, "sad": 1.5}``), or
         ``"balanced"`` for weights inversely proportional to class frequencies.
@@ -352,6 +371,7 @@ None, default=None
         "fine_tune_learning_rate": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "jit_compile": ["boolean"],
+        "precision": [StrOptions(set(PRECISIONS))],
         "flip_averaging": ["boolean"],
         "inference": [StrOptions(set(INFERENCE_ENGINES))],
         "class_weight": [StrOptions({"balanced"}), dict, None],
@@ -398,6 +418,7 @@ None, default=None
         fine_tune_learning_rate=1e-5,
         batch_size=32,
         jit_compile=False,
+        precision="auto",
         class_weight=None,
         validation_split=0.0,
         validation_data=None,
@@ -440,6 +461,7 @@ None, default=None
         self.fine_tune_learning_rate = fine_tune_learning_rate
         self.batch_size = batch_size
         self.jit_compile = jit_compile
+        self.precision = precision
         self.class_weight = class_weight
         self.validation_split = validation_split
         self.validation_data = validation_data
@@ -539,7 +561,8 @@ shape (n_samples, height, width, channels)
         else:
             self._build(backend, build_fn, build_kwargs, classes, input_shape, seed,
                         backend.learning_rate(self.learning_rate, self.lr_schedule,
-                                              self.epochs, steps))
+                                              self.epochs, steps),
+                        self._dtype_policy(backend))
         callbacks = list(callbacks or [])
         stages = _network_spec.fine_tuning_stages(self.get_params(deep=False),
                                                   [layer.name for layer in self.model_.layers])
@@ -569,9 +592,16 @@ shape (n_samples, height, width, channels)
                 f"{tuple(input_shape)!r} and {list(classes)}. Set warm_start=False to start over."
             )
 
+    def _dtype_policy(self, backend):
+        """The Keras dtype policy ``precision`` names here (logged, printed with verbose)."""
+        return _precision.resolve_precision(self.precision, _NAME,
+                                            own_model=self.model is not None,
+                                            jit_compile=bool(self.jit_compile),
+                                            report=backend.print_msg if self.verbose else None)
+
     def _build(self, backend, build_fn, build_kwargs, classes, input_shape, seed,
-               learning_rate):
-        """Build and compile a new network through scikeras."""
+               learning_rate, dtype_policy="float32"):
+        """Build and compile a new network through scikeras, under ``dtype_policy``."""
         keras_classifier = backend.make_keras_classifier(
             build_fn,
             build_kwargs,
@@ -579,6 +609,7 @@ shape (n_samples, height, width, channels)
             learning_rate=learning_rate,
             weight_decay=float(self.weight_decay),
             jit_compile=bool(self.jit_compile),
+            dtype_policy=dtype_policy,
             random_state=seed,
             X_probe=np.zeros((2, *input_shape), np.float32),
             y_probe=classes,

@@ -82,13 +82,23 @@ def set_random_seed(seed: int) -> None:
     keras.utils.set_random_seed(int(seed))
 
 
-def _build_and_compile(meta, compile_kwargs, *, build_fn, build_kwargs):
+def _build_and_compile(meta, compile_kwargs, *, build_fn, build_kwargs,
+                       dtype_policy="float32"):
     """scikeras model callable: build with ``build_fn`` and compile if needed.
 
-    A module-level function (bound with :func:`functools.partial`) so that the
-    scikeras wrapper holding it stays picklable.
+    The network is built under the Keras dtype policy ``dtype_policy`` (its
+    layers keep it; Keras' global policy is restored afterwards), and a
+    ``"mixed_float16"`` network gets a loss-scaled optimizer from Keras'
+    ``compile``. A module-level function (bound with
+    :func:`functools.partial`) so that the scikeras wrapper holding it stays
+    picklable.
     """
-    model = build_fn(**build_kwargs)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype_policy)
+    try:
+        model = build_fn(**build_kwargs)
+    finally:
+        keras.config.set_dtype_policy(previous)
     if not isinstance(model, keras.Model):
         raise TypeError(
             f"HappySadClassifier: the model builder must return a keras.Model, got "
@@ -113,6 +123,7 @@ def make_keras_classifier(
     label_smoothing: float = 0.0,
     weight_decay: float = 0.0,
     jit_compile: bool = False,
+    dtype_policy: str = "float32",
 ) -> KerasClassifier:
     """Create a scikeras ``KerasClassifier`` whose model is built and compiled.
 
@@ -122,7 +133,8 @@ def make_keras_classifier(
     trains it on its own streaming data, which scikeras' array-only ``fit``
     cannot take. ``learning_rate`` is a float or a Keras schedule (see
     :func:`learning_rate`). ``X_probe``/``y_probe`` are a tiny sample used only
-    to size the model.
+    to size the model. ``dtype_policy``: the Keras dtype policy the network is
+    built under (see :func:`_build_and_compile`).
     """
     optimizer = {"optimizer": "adam"}
     if weight_decay:
@@ -133,7 +145,8 @@ def make_keras_classifier(
         loss = {"loss": keras.losses.BinaryCrossentropy,
                 "loss__label_smoothing": float(label_smoothing)}
     wrapper = KerasClassifier(
-        model=functools.partial(_build_and_compile, build_fn=build_fn, build_kwargs=build_kwargs),
+        model=functools.partial(_build_and_compile, build_fn=build_fn, build_kwargs=build_kwargs,
+                                dtype_policy=dtype_policy),
         **loss,
         **optimizer,
         optimizer__learning_rate=learning_rate,
@@ -231,12 +244,20 @@ def set_learning_rate(model, learning_rate) -> None:
     """
     # Optimizer.learning_rate is the assignable variable of a float rate, and
     # the current value (a tensor) of a schedule (Keras 3; tests pin it).
-    current = model.optimizer.learning_rate
+    optimizer = _unscaled(model.optimizer)
+    current = optimizer.learning_rate
     if (isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule)
             or not isinstance(current, keras.Variable)):
         recompile(model, learning_rate)
     else:
         current.assign(float(learning_rate))
+
+
+def _unscaled(optimizer):
+    """The optimizer inside a ``LossScaleOptimizer`` (``"mixed_float16"``), else itself."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer.inner_optimizer
+    return optimizer
 
 
 def recompile(model, learning_rate) -> None:
@@ -246,10 +267,11 @@ def recompile(model, learning_rate) -> None:
     it builds the training step). The loss, metrics and every other compile
     setting, and the optimizer's class and configuration but its learning
     rate, come from the model's current compile configuration; the
-    optimizer's state (e.g. Adam's moments) starts afresh.
+    optimizer's state (e.g. Adam's moments) starts afresh. A
+    ``"mixed_float16"`` network's loss scaling is added again by ``compile``.
     """
     config = dict(model.get_compile_config())
-    optimizer = keras.optimizers.get(config["optimizer"])
+    optimizer = _unscaled(keras.optimizers.get(config["optimizer"]))
     if not isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
         learning_rate = float(learning_rate)
     optimizer_config = {**optimizer.get_config(), "learning_rate": learning_rate}
@@ -294,6 +316,13 @@ def network_from_bytes(data: bytes):
         with open(path, "wb") as fh:
             fh.write(data)
         return keras.saving.load_model(path, compile=True, safe_mode=True)
+
+
+def print_msg(message: str) -> None:
+    """Print ``message`` where Keras prints its progress (its ``verbose`` output)."""
+    from keras.src.utils import io_utils
+
+    io_utils.print_msg(message)
 
 
 def keras_version() -> str:

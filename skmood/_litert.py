@@ -18,6 +18,11 @@ benchmark machine that ran the recommended network 3.2 times as fast as the
 float conversion, at a small cost in agreement with the float network that
 the benchmarks page measures.
 
+A network trained in mixed precision (``precision="mixed_bfloat16"`` or
+``"mixed_float16"``) is converted from a float32 copy of itself
+(:func:`float32_network`): LiteRT then serves it in float32, and its
+probabilities differ from Keras' 16-bit ones by about the 16-bit rounding.
+
 Converter and interpreter are TensorFlow's (``tf.lite``), and this module is
 the only one that uses them; the SavedModel they convert comes from
 :func:`skmood._keras_backend.export_inference`. TensorFlow has
@@ -65,6 +70,39 @@ def fingerprint(model) -> str:
     return digest.hexdigest()
 
 
+def _float32_config(config):
+    """``config`` with every dtype policy replaced by ``"float32"`` (nested models too)."""
+    if isinstance(config, dict):
+        if str(config.get("class_name", "")).endswith("DTypePolicy"):
+            return "float32"
+        return {key: _float32_config(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [_float32_config(value) for value in config]
+    return config
+
+
+def float32_network(model):
+    """``model`` itself if it computes in float32, else a float32 copy of it.
+
+    LiteRT's built-in kernels have no bfloat16 or float16 convolutions, so a
+    network trained under a mixed-precision policy (``precision``) is
+    converted as the same architecture under the float32 policy, with the
+    same weights (which mixed policies keep in float32 anyway).
+    """
+    if all(layer.dtype_policy.compute_dtype == "float32" for layer in _all_layers(model)):
+        return model
+    copy = type(model).from_config(_float32_config(model.get_config()))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):  # a nested model (a backbone)
+            yield from _all_layers(layer)
+
+
 class LiteNetwork:
     """A Keras network converted to a LiteRT flatbuffer, with a ``predict_on_batch``.
 
@@ -91,7 +129,7 @@ class LiteNetwork:
 
         try:
             with tempfile.TemporaryDirectory(prefix="skmood-litert-") as tmp:
-                backend.export_inference(model, tmp)
+                backend.export_inference(float32_network(model), tmp)
                 converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
                 if quantize:
                     converter.optimizations = [tf.lite.Optimize.DEFAULT]

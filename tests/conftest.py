@@ -23,6 +23,19 @@ def seeds_fixed():
     yield
 
 
+@pytest.fixture(autouse=True)
+def float32_hardware(monkeypatch):
+    """``precision="auto"`` sees hardware without fast bfloat16, whatever runs the tests.
+
+    So the suite trains the same networks on every machine; tests of the
+    detection (tests/test_precision.py) set the hardware they need.
+    """
+    from skmood import _precision
+
+    monkeypatch.setattr(_precision, "cpu_flags", lambda: frozenset())
+    monkeypatch.setattr(_precision, "gpu_compute_capabilities", lambda: [])
+
+
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
     """The real FER2013 happy/sad folder; skips the test when it is absent."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from .._backbones import BACKBONES
 from .._classifier import (ARCHITECTURES, INFERENCE_ENGINES, LR_SCHEDULES, ON_ERROR,
-                           HappySadClassifier)
+                           PRECISIONS, HappySadClassifier)
 from .._face_crop import DETECTORS
 from .._image import COLOR_MODES
 from .._presets import PRESETS
@@ -108,6 +108,9 @@ def _add_hyperparameters(p: argparse.ArgumentParser) -> None:
     add("--label-smoothing", "label smoothing of the cross-entropy", type=_FRACTION,
         metavar="F")
     add("--jit-compile", "compile the network with XLA", action=argparse.BooleanOptionalAction)
+    add("--precision", "floating-point precision of training: bfloat16 where the hardware "
+        "runs it fast, else float32 (auto), float32, mixed bfloat16, or mixed float16 (GPUs)",
+        choices=list(PRECISIONS))
     add("--flip-averaging", "average predictions over mirror images",
         action=argparse.BooleanOptionalAction)
     add("--inference", "what runs the network at prediction: LiteRT for calls on 4,096 "
