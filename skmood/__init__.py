@@ -7,9 +7,10 @@ is built, trained or used.
 from ._classifier import HappySadClassifier
 from ._face_crop import FaceCropper  # OpenCV is imported only when faces are detected
 from ._image import decode_image
-from ._persistence import load, save
+from ._persistence import load, read_info, save
 from ._predict import predict_faces
 from ._presets import recommended_params
+from ._pretrained import load_pretrained, pretrained_info
 from ._version import __version__
 from .datasets import load_image_folder, make_faces
 from .exceptions import (
@@ -38,8 +39,11 @@ __all__ = [
     "decode_image",
     "load_image_folder",
     "load",
+    "load_pretrained",
     "make_faces",
     "predict_faces",
+    "pretrained_info",
+    "read_info",
     "recommended_params",
     "save",
 ]

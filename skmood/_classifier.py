@@ -479,7 +479,7 @@ default="auto"
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, callbacks=None):
+    def fit(self, X, y, sample_weight=None, callbacks=None, face_boxes=None):
         """Train the network on images and labels.
 
         Parameters
@@ -495,6 +495,11 @@ shape (n_samples, height, width, channels)
             Extra Keras callbacks for this fit (e.g. checkpoints, TensorBoard).
             Passed to ``fit`` rather than the constructor, so the estimator stays
             clonable and picklable.
+        face_boxes : sequence of (x, y, width, height) or None, default=None
+            With ``face_detector``: faces already known, one entry per image
+            of ``X`` (``None``: find it). E.g. images that are face crops
+            already (FER2013's 48x48 faces) can be given their whole frame,
+            ``(0, 0, 48, 48)``, and are then not searched.
 
         Returns
         -------
@@ -543,6 +548,11 @@ shape (n_samples, height, width, channels)
             cropper = face_cropper(self.face_detector, self.face_margin)
             sources = [train.data] + ([] if val is None else [val.data])
             faces = {id(d): FaceBoxes(cropper) for d in sources}
+            faces[id(data)] = FaceBoxes(cropper, _training.known_boxes(face_boxes, len(data),
+                                                                       _NAME))
+        elif face_boxes is not None:
+            raise ValueError(f"{_NAME}: face_boxes needs face_detector; this model has "
+                             "face_detector=None and trains on whole images.")
         caches = _cache.fit_caches(self.cache, [train.data, None if val is None else val.data],
                                    image_size, self.color_mode, faces)
         if self.on_error == "skip":

@@ -37,7 +37,8 @@ from ._version import __version__
 from .exceptions import ModelFileError, NotFittedError, SkmoodWarning
 from .transformers import ImageLoader, ImageResizer, PixelNormalizer
 
-__all__ = ["FORMAT_VERSION", "FORMATS", "SAFE_EXTENSION", "format_for_path", "load", "save"]
+__all__ = ["FORMAT_VERSION", "FORMATS", "SAFE_EXTENSION", "format_for_path", "load", "read_info",
+           "save"]
 
 #: Version of the archive layout; bumped when it changes incompatibly.
 FORMAT_VERSION = 1
@@ -154,7 +155,8 @@ def _atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
         raise
 
 
-def save(estimator, path: str | os.PathLike, *, format: str = "skmood") -> None:
+def save(estimator, path: str | os.PathLike, *, format: str = "skmood",
+         metadata: dict | None = None, include_optimizer: bool = True) -> None:
     """Write a fitted classifier (or skmood pipeline) to a model file.
 
     Parameters
@@ -171,9 +173,15 @@ def save(estimator, path: str | os.PathLike, *, format: str = "skmood") -> None:
         loading it runs no code from the file). ``"joblib"``: a pickle, for
         pipelines the safe format cannot hold; only load such files if you
         trust them.
-
-        .. versionadded:: 0.1
-           The ``format`` parameter.
+    metadata : dict or None, default=None
+        JSON-serialisable facts about the model (data, command, scores...),
+        stored beside it in the safe format; :func:`read_info` reads them
+        back without loading the network. Not stored by joblib.
+    include_optimizer : bool, default=True
+        Safe format: store the optimizer's state (e.g. Adam's moments), so
+        that a warm start continues exactly. ``False`` stores a fresh
+        optimizer of the same configuration instead: a file about a third as
+        large, for models that are shared to predict or to be fine-tuned.
 
     See Also
     --------
@@ -200,6 +208,11 @@ def save(estimator, path: str | os.PathLike, *, format: str = "skmood") -> None:
     """
     if format not in FORMATS:
         raise ValueError(f"skmood.save: format={format!r}; expected 'skmood' or 'joblib'.")
+    if metadata is not None:
+        try:
+            json.dumps(metadata)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"skmood.save: metadata must be JSON-serialisable: {exc}.") from exc
     path = os.fspath(path)
     if format == "joblib":
         import joblib
@@ -211,7 +224,9 @@ def save(estimator, path: str | os.PathLike, *, format: str = "skmood") -> None:
             raise NotFittedError("skmood.save: the HappySadClassifier is not fitted yet.")
         _atomic_write(path, lambda fh: joblib.dump(estimator, fh))
         return
-    meta, network = _archive_contents(estimator)
+    meta, network = _archive_contents(estimator, include_optimizer)
+    if metadata is not None:
+        meta["metadata"] = metadata
 
     def write(fh: IO[bytes]) -> None:
         with zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -221,7 +236,7 @@ def save(estimator, path: str | os.PathLike, *, format: str = "skmood") -> None:
     _atomic_write(path, write)
 
 
-def _archive_contents(estimator) -> tuple[dict, bytes]:
+def _archive_contents(estimator, include_optimizer: bool = True) -> tuple[dict, bytes]:
     """``(skmood.json contents, model.keras bytes)`` of the safe format."""
     from . import _keras_backend as backend
 
@@ -246,7 +261,7 @@ def _archive_contents(estimator) -> tuple[dict, bytes]:
         "history": clf.history_,
         "n_iter": clf.n_iter_,
     }
-    return meta, backend.network_to_bytes(clf.model_)
+    return meta, backend.network_to_bytes(clf.model_, include_optimizer)
 
 
 # ----------------------------------------------------------------------- read
@@ -269,6 +284,40 @@ def _read_meta(archive: zipfile.ZipFile, path: str) -> dict:
             f"{FORMAT_VERSION} and older: upgrade skmood."
         )
     return meta
+
+
+def read_info(path: str | os.PathLike) -> dict:
+    """What a ``.skmood`` file says about its model, without loading the network.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by :func:`save` in the safe format.
+
+    Returns
+    -------
+    info : dict
+        ``skmood_version``, ``keras_version``, ``params``, ``classes``,
+        ``input_shape``, ``history``, ``n_iter`` and ``metadata`` (``{}`` when
+        none was saved).
+
+    Raises
+    ------
+    ModelFileError
+        If the file is not a readable safe-format model file.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"skmood.read_info: no model file at {path!r}.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            meta = _read_meta(archive, path)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise ModelFileError(f"skmood.read_info: {path!r} is not a safe .skmood model file: "
+                             f"{exc}.") from exc
+    info = {k: v for k, v in meta.items() if k not in ("format", "format_version", "steps",
+                                                      "classifier_name")}
+    return {"metadata": {}, **info}
 
 
 def _is_zip(path: str) -> bool:

@@ -229,3 +229,25 @@ def skip_unreadable(
     if val is not None and val_failures:
         val = _without(val, val_failures, owner)
     return train, val
+
+
+def known_boxes(face_boxes: Any, n_images: int, owner: str) -> dict[int, tuple] | None:
+    """``{index: (x, y, width, height)}`` of the faces given to ``fit`` (None: all unknown)."""
+    if face_boxes is None:
+        return None
+    boxes = list(face_boxes)
+    if len(boxes) != n_images:
+        raise ValueError(f"{owner}: face_boxes has {len(boxes)} entries for {n_images} images; "
+                         "expected one box or None per image.")
+    known = {}
+    for i, box in enumerate(boxes):
+        if box is None:
+            continue
+        values = tuple(box) if isinstance(box, (tuple, list, np.ndarray)) else ()
+        if len(values) != 4 or not all(isinstance(v, (int, np.integer)) and not
+                                       isinstance(v, bool) for v in values) \
+                or values[2] < 1 or values[3] < 1:
+            raise ValueError(f"{owner}: face_boxes[{i}] must be None or (x, y, width, height) "
+                             f"ints with a positive width and height, got {box!r}.")
+        known[i] = tuple(int(v) for v in values)
+    return known

@@ -473,3 +473,49 @@ def test_blocks_per_stage_takes_one_number_or_one_per_stage(capsys, face_folder,
     assert model.blocks_per_stage == expected
     convs = [layer.name for layer in model.model_.layers if layer.name.endswith("_conv")]
     assert len(convs) == (sum(expected) if isinstance(expected, tuple) else 2 * expected)
+
+
+# --------------------------------------------------- the pretrained model by default
+@pytest.fixture
+def shipped(model_file, tmp_path, monkeypatch):
+    """A stand-in for the shipped pretrained model (the trained test model, safe format)."""
+    from skmood import _pretrained
+
+    path = tmp_path / "shipped.skmood"
+    skmood.save(skmood.load(model_file, allow_pickle=True), path)
+    monkeypatch.setattr(_pretrained, "pretrained_path", lambda: str(path))
+    return path
+
+
+def test_predict_evaluate_without_a_model_use_the_pretrained_one(capsys, shipped,
+                                                                 face_folder, face_paths):
+    files = [str(p) for p in face_paths[0][:3]]
+    expected = skmood.load(shipped).predict_proba(files)
+    for argv in (["predict", *files], ["predict", "--model", "pretrained", *files],
+                 ["predict", str(shipped), *files], ["predict", *files, "--model", str(shipped)]):
+        code, out, err = run(capsys, *argv, "--format", "json")
+        assert code == 0, err
+        rows = json.loads(out)
+        assert [r["path"] for r in rows] == files
+        np.testing.assert_allclose([[r["happy"], r["sad"]] for r in rows], expected, rtol=1e-6)
+    code, out, err = run(capsys, "evaluate", face_folder, "--format", "json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["model"] == "pretrained" and report["n_images"] == N_FACES
+    assert "using skmood's pretrained model" in err
+
+
+def test_evaluate_takes_one_or_two_positional_arguments(capsys, shipped, face_folder, tmp_path):
+    code, _, err = run(capsys, "evaluate", shipped, face_folder, tmp_path)
+    assert code == 1
+    assert_one_line_error(err, "[MODEL] DATA_DIR", "3 arguments")
+
+
+def test_a_missing_pretrained_model_is_one_clear_line(capsys, face_paths, monkeypatch):
+    import skmood._pretrained as pretrained
+
+    monkeypatch.setattr(pretrained, "PRETRAINED_FILE", "no-such-model.skmood")
+    code, out, err = run(capsys, "predict", str(face_paths[0][0]))
+    assert code == 1 and out == ""
+    assert_one_line_error(err, "pretrained model is not in this installation",
+                          "scripts/train_pretrained.py")

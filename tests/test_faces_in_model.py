@@ -165,3 +165,27 @@ def test_cli_trains_with_crop_faces_and_predicts_without_repeating_it(
     assert table[0] == ["path", "label", "face_box", "happy", "sad"] and len(table) == 3
     boxes = loaded.detect_faces(paths[:2])
     assert [tuple(map(int, row[2].split(","))) for row in table[1:]] == boxes
+
+
+def test_known_face_boxes_are_not_searched(photos, make_clf, monkeypatch):
+    paths, labels = photos
+    calls = []
+    original = FaceCropper._detect
+    monkeypatch.setattr(FaceCropper, "_detect",
+                        lambda self, images: calls.extend(images) or original(self, images))
+    whole = [(0, 0, 200, 160)] * 10 + [None] * (len(paths) - 10)  # face crops already
+    make_clf(image_size=(24, 24), epochs=2, face_detector="haar").fit(
+        paths, labels, face_boxes=whole)
+    assert len(calls) == len(paths) - 10
+
+
+@pytest.mark.parametrize("face_boxes, match", [
+    ([None], "face_boxes has 1 entries for 17 images"),
+    ([(0, 0, 0, 5)] * 17, r"face_boxes\[0\] must be None or \(x, y, width, height\)"),
+])
+def test_bad_face_boxes_are_named(photos, make_clf, face_boxes, match):
+    paths, labels = photos
+    with pytest.raises(ValueError, match=match):
+        make_clf(face_detector="haar").fit(paths, labels, face_boxes=face_boxes)
+    with pytest.raises(ValueError, match="face_boxes needs face_detector"):
+        make_clf().fit(paths, labels, face_boxes=[None] * len(paths))

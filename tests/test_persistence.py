@@ -229,3 +229,21 @@ def test_saved_files_get_the_usual_permissions(fitted, tmp_path):
     os.umask(umask)
     assert stat.S_IMODE(os.stat(tmp_path / "m.skmood").st_mode) == 0o666 & ~umask
     assert os.listdir(tmp_path) == ["m.skmood"]  # no temporary file left
+
+
+def test_metadata_and_a_file_without_optimizer_state(fitted, face_pixels, tmp_path):
+    X, _ = face_pixels
+    skmood.save(fitted, tmp_path / "full.skmood")
+    skmood.save(fitted, tmp_path / "lean.skmood", include_optimizer=False,
+                metadata={"data": "synthetic", "scores": {"accuracy": 0.5}})
+    assert (tmp_path / "lean.skmood").stat().st_size < 0.6 * (tmp_path / "full.skmood").stat().st_size
+    lean = skmood.load(tmp_path / "lean.skmood")
+    np.testing.assert_array_equal(lean.predict_proba(X), fitted.predict_proba(X))
+    info = skmood.read_info(tmp_path / "lean.skmood")
+    assert info["metadata"] == {"data": "synthetic", "scores": {"accuracy": 0.5}}
+    assert info["classes"] == ["happy", "sad"] and info["n_iter"] == fitted.n_iter_
+    assert skmood.read_info(tmp_path / "full.skmood")["metadata"] == {}
+    lean.set_params(warm_start=True).fit(*face_pixels)  # fine-tunes with a fresh optimizer
+    assert lean.n_iter_ == fitted.n_iter_ + 1
+    with pytest.raises(TypeError, match="metadata must be JSON-serialisable"):
+        skmood.save(fitted, tmp_path / "x.skmood", metadata={"f": object()})

@@ -29,16 +29,30 @@ DEMO_DEFAULTS: dict[str, Any] = {
 }
 
 
-def load_model(path: str, on_error: str | None = None) -> Any:
+#: What ``--init``/``--model`` accept for the model shipped with skmood.
+PRETRAINED = "pretrained"
+#: Extensions that make a first positional argument the model file.
+MODEL_EXTENSIONS = (".skmood", ".joblib", ".pkl", ".pickle")
+
+
+def load_model(path: str | None, on_error: str | None = None) -> Any:
     """A model file named on the command line: :func:`skmood.load`, joblib allowed.
 
     The CLI reads files its user names, so joblib files are unpickled (its
     help says to use only files you trust); ``.skmood`` files never are.
+    ``None`` or ``"pretrained"`` is skmood's pretrained model.
     ``on_error``, if given, replaces the classifier's.
     """
     from .._predict import final_estimator
 
-    model = load(path, allow_pickle=True)
+    if path is None or path == PRETRAINED:
+        from .._pretrained import load_pretrained
+
+        logger.info("using skmood's pretrained model (skmood.pretrained_info() says what it "
+                    "was trained on)")
+        model = load_pretrained()
+    else:
+        model = load(path, allow_pickle=True)
     if on_error is not None:
         final_estimator(model).set_params(on_error=on_error)
     return model
@@ -55,12 +69,37 @@ def _write(text: str, output: str | None, what: str) -> None:
     logger.info("wrote %s to %r", what, path)
 
 
+def split_model(args: argparse.Namespace, n_rest: int | None = None) -> tuple[str | None, list]:
+    """``(model file or None, the other positional arguments)`` of ``predict``/``evaluate``.
+
+    ``--model`` names the model; otherwise the first positional argument is
+    the model when more arguments follow (``n_rest``: exactly that many) and
+    it ends in a model file extension (``.skmood``, ``.joblib``, ``.pkl``,
+    ``.pickle``) or is a file without an image extension -- today's
+    ``skmood predict MODEL PATH...`` form. Without either, the pretrained
+    model.
+    """
+    from ..datasets import IMAGE_EXTENSIONS
+
+    paths = list(args.paths)
+    if args.model is not None:
+        return args.model, paths
+    first = paths[0]
+    extension = os.path.splitext(first)[1].lower()
+    looks_like_model = (first == PRETRAINED or extension in MODEL_EXTENSIONS
+                        or (os.path.isfile(first) and extension not in IMAGE_EXTENSIONS))
+    if len(paths) > 1 and (n_rest is None or len(paths) == n_rest + 1) and looks_like_model:
+        return first, paths[1:]
+    return None, paths
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     """Predict the label and class probabilities of images."""
     from ..datasets import find_images
 
-    files = find_images(args.paths)  # cheap checks first: loading the model starts TensorFlow
-    model = load_model(args.model, on_error=args.on_error)
+    model_path, paths = split_model(args)
+    files = find_images(paths)  # cheap checks first: loading the model starts TensorFlow
+    model = load_model(model_path, on_error=args.on_error)
     logger.info("predicting %d image(s)", len(files))
     from .._predict import final_estimator, predict_faces
 
@@ -82,15 +121,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .._evaluation import evaluate_model
     from ..datasets import load_image_folder
 
-    paths, labels = load_image_folder(args.data_dir)
-    model = load_model(args.model, on_error=args.on_error)
-    logger.info("evaluating on %d images in %r (%s)", len(paths), args.data_dir,
+    model_path, rest = split_model(args, n_rest=1)
+    if len(rest) != 1:
+        raise SkmoodError(f"evaluate takes [MODEL] DATA_DIR, got {len(args.paths)} arguments: "
+                          f"{', '.join(map(repr, args.paths))}.")
+    data_dir = rest[0]
+    paths, labels = load_image_folder(data_dir)
+    model = load_model(model_path, on_error=args.on_error)
+    name = model_path or PRETRAINED
+    logger.info("evaluating on %d images in %r (%s)", len(paths), data_dir,
                 class_counts(labels))
     report = evaluate_model(model, paths, labels)
     if args.format == "json":
-        print(json.dumps({"model": args.model, "data_dir": args.data_dir, **report}, indent=2))
+        print(json.dumps({"model": name, "data_dir": data_dir, **report}, indent=2))
     else:
-        print(f"evaluated {args.model} on {len(paths)} images from {args.data_dir}\n")
+        print(f"evaluated {name} on {len(paths)} images from {data_dir}\n")
         print(format_evaluation(report), end="")
     return 0
 
@@ -102,7 +147,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     api_key = args.api_key or os.environ.get("SKMOOD_API_KEY") or None
     model = load_model(args.model)  # once, before binding: a bad file fails here
     logger.info("serving %r on http://%s:%d/ (the page at /, the API's documentation at "
-                "/docs)%s", args.model, args.host, args.port,
+                "/docs)%s", args.model or PRETRAINED, args.host, args.port,
                 "; requests need the API key" if api_key else "")
     run(model, host=args.host, port=args.port, api_key=api_key,
         max_upload_mb=args.max_upload_mb, max_files=args.max_files,

@@ -214,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "loses at most one epoch); starts anew if there is none")
     start.add_argument("--init", metavar="MODEL",
                        help="start from the network of a trained model (warm start), e.g. to "
-                            "adapt it to new photos; --epochs more epochs are run")
+                            "adapt it to new photos; --epochs more epochs are run. "
+                            "'pretrained' is skmood's pretrained model")
     p.add_argument("--preset", choices=list(PRESETS),
                    help="start from a named parameter set: 'recommended' is "
                         "skmood.recommended_params() (VGG-style network on 48x48 grayscale, "
@@ -223,10 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_hyperparameters(p)
 
     p = command("predict", cmd_predict, "Predict the label and class probabilities of images.")
-    p.add_argument("model", metavar="MODEL", help="model file saved by 'skmood train' "
-                                                  "(only load files you trust)")
-    p.add_argument("paths", metavar="PATH", nargs="+",
-                   help="image files or folders (searched recursively)")
+    p.add_argument("paths", metavar="[MODEL] PATH", nargs="+",
+                   help="image files or folders (searched recursively), after an optional "
+                        "model file saved by 'skmood train' (only load files you trust; a "
+                        "first argument that is a file without an image extension is the "
+                        "model); without one, skmood's pretrained model answers")
+    p.add_argument("--model", metavar="MODEL",
+                   help="model file (the same as giving it first; default: the pretrained "
+                        "model)")
     p.add_argument("--format", choices=list(PREDICTION_FORMATS), default="table",
                    help="output format (default: table)")
     p.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
@@ -244,16 +249,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("evaluate", cmd_evaluate, "Evaluate a model on a folder with one "
                                            "sub-folder of images per class.")
-    p.add_argument("model", metavar="MODEL", help="model file saved by 'skmood train'")
-    p.add_argument("data_dir", metavar="DATA_DIR", help="labelled folder (e.g. happy/, sad/)")
+    p.add_argument("paths", metavar="[MODEL] DATA_DIR", nargs="+",
+                   help="labelled folder (e.g. happy/, sad/), after an optional model file "
+                        "saved by 'skmood train' (default: the pretrained model)")
+    p.add_argument("--model", metavar="MODEL", help="model file (the same as giving it first)")
     p.add_argument("--format", choices=list(EVALUATION_FORMATS), default="text",
                    help="output format (default: text)")
     _add_on_error(p, "leave unreadable images out of the metrics")
 
     p = command("serve", cmd_serve, "Serve a model over HTTP: a JSON API (POST /predict) "
                                      "and a web page for images and a webcam.")
-    p.add_argument("model", metavar="MODEL", help="model file saved by 'skmood train' "
-                                                  "(.skmood files load without unpickling)")
+    p.add_argument("model", metavar="MODEL", nargs="?", default=None,
+                   help="model file saved by 'skmood train' (.skmood files load without "
+                        "unpickling; default: skmood's pretrained model)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=_number(int, "a port in 0-65535", lambda v: 0 <= v <= 65535),

@@ -57,7 +57,9 @@ def _train_estimator(args: argparse.Namespace, params: dict, checkpoint: str
     if args.resume:
         logger.info("no checkpoint at %r: starting a new run", checkpoint)
     if args.init is not None:
-        clf = load(args.init, allow_pickle=True)  # a file named on the command line
+        from ._commands import load_model
+
+        clf = load_model(args.init)  # a file named on the command line, or "pretrained"
         if not isinstance(clf, HappySadClassifier):
             raise SkmoodError(f"--init {args.init!r} holds a pipeline; expected a model saved "
                               "by 'skmood train'.")
