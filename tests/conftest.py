@@ -75,8 +75,10 @@ def tiny_classifier(**params):
     """A fast classifier for tests: one small conv block, one epoch, seeded."""
     from skmood import HappySadClassifier
 
+    # precision: explicit, so that worker processes (n_jobs=2), which do not see the
+    # autouse monkeypatch below, train in the same precision as this one.
     defaults = dict(image_size=(16, 16), conv_filters=(4,), dense_units=8, epochs=1,
-                    batch_size=8, random_state=0)
+                    batch_size=8, random_state=0, precision="float32")
     return HappySadClassifier(**{**defaults, **params})
 
 
