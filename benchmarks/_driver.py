@@ -7,6 +7,7 @@ memory, TensorFlow state and compiled functions never leak into the next.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -79,3 +80,22 @@ def run_child(script: str, name: str, args: list[str], keep: Path | None = None)
         keep.mkdir(parents=True, exist_ok=True)
         (keep / f"{name}.json").write_text(json.dumps(figures, default=float))
     return figures
+
+
+def speed_parser(doc: str, n_samples: int) -> argparse.ArgumentParser:
+    """The options of a training-speed benchmark that alternates conditions in children.
+
+    ``--n-samples``, ``--epochs`` (timed per fit), ``--repeats`` (best kept),
+    ``--write MARKDOWN``, and the hidden ``--child``/``--folder``/``--result``
+    that :func:`run_child` passes.
+    """
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--n-samples", type=int, default=n_samples)
+    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per fit")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="alternate the conditions this many times; best kept")
+    parser.add_argument("--write", metavar="MARKDOWN")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    return parser

@@ -14,7 +14,6 @@ timed. Run::
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -24,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _driver import machine, run_child  # noqa: E402
+from _driver import machine, run_child, speed_parser  # noqa: E402
 from bench_synthetic import write_section  # noqa: E402
 
 CONDITIONS = {"tensorflow_setting": "0", "skmood_reset": "1"}
@@ -49,16 +48,7 @@ def child(folder: str, epochs: int) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n-samples", type=int, default=2048)
-    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per fit")
-    parser.add_argument("--repeats", type=int, default=2,
-                        help="alternate the two conditions this many times; best kept")
-    parser.add_argument("--write", metavar="MARKDOWN")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--folder", help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = speed_parser(__doc__, n_samples=2048).parse_args(argv)
     if args.child:
         with open(args.result, "w") as fh:
             json.dump(child(args.folder, args.epochs), fh)

@@ -14,7 +14,6 @@ Run::
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -22,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _driver import DATA, machine, run_child  # noqa: E402
+from _driver import DATA, machine, run_child, speed_parser  # noqa: E402
 from bench_synthetic import write_section  # noqa: E402
 
 CONDITIONS = {
@@ -54,16 +53,7 @@ def child(folder: str, n_samples: int, epochs: int, precision: str, jit: bool) -
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n-samples", type=int, default=4096)
-    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per fit")
-    parser.add_argument("--repeats", type=int, default=2,
-                        help="alternate the conditions this many times; best kept")
-    parser.add_argument("--write", metavar="MARKDOWN")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--folder", help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = speed_parser(__doc__, n_samples=4096).parse_args(argv)
     if args.child:
         precision, jit = CONDITIONS[args.child]
         with open(args.result, "w") as fh:
