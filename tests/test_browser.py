@@ -25,7 +25,7 @@ pytest.importorskip("cv2", reason="skmood serve needs pip install 'skmood[serve]
 sync_api = pytest.importorskip("playwright.sync_api",
                                reason="the browser tests need pip install playwright")
 
-from test_serve import serve_model_path  # noqa: E402  (tests/ is on sys.path under pytest)
+from test_serve import group_photo, serve_model_path  # noqa: E402  (tests/ is on sys.path)
 
 import skmood  # noqa: E402
 from skmood import FaceCropper  # noqa: E402
@@ -147,6 +147,43 @@ def test_upload_images_and_see_their_labels(page, server, images, shots):
     assert (shots / "serve-page.png").stat().st_size > 10_000
 
 
+def test_every_face_gets_a_labelled_box(browser, server, images, shots):
+    photo, corners = group_photo()
+    Image.fromarray(photo).save(images["folder"] / "group.png")
+    context = browser.new_context(viewport={"width": 800, "height": 640})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server.url + "/")
+    page.wait_for_selector("#model-info:has-text('happy / sad')")
+    page.check("#all-faces")
+    page.set_input_files("#file-input", str(images["folder"] / "group.png"))
+    page.wait_for_selector(".result[data-status=done]", timeout=30_000)
+    card = page.locator(".result", has_text="group.png")
+    assert "2 faces found" in card.inner_text()
+    labels = card.locator(".face-box .face-label")
+    assert card.locator(".face-box").count() == 2 and labels.count() == 2
+    for text in labels.all_inner_texts():
+        assert text.split()[0] in ("happy", "sad") and text.split()[1].endswith("%")
+    # Each box sits on one of the pasted faces (the thumbnail is scaled).
+    image = card.locator("img").bounding_box()
+    scale = image["width"] / photo.shape[1]
+    centres = []
+    for box in card.locator(".face-box").all():
+        b = box.bounding_box()
+        centres.append(((b["x"] + b["width"] / 2 - image["x"]) / scale,
+                        (b["y"] + b["height"] / 2 - image["y"]) / scale))
+    for left, top in corners:
+        assert sum(left <= x <= left + 96 and top <= y <= top + 96 for x, y in centres) == 1
+    shots.mkdir(parents=True, exist_ok=True)
+    bottom = card.bounding_box()["y"] + card.bounding_box()["height"] + 12
+    page.screenshot(path=str(shots / "serve-all-faces.png"),  # down to the card's bottom
+                    clip={"x": 0, "y": 0, "width": 800, "height": bottom})
+    assert (shots / "serve-all-faces.png").stat().st_size > 10_000
+    context.close()
+    assert not errors, errors
+
+
 def test_webcam_mode_labels_live_frames(page, server, shots):
     page.goto(server.url + "/")
     page.wait_for_selector("#model-info:has-text('classes')")
@@ -163,6 +200,18 @@ def test_webcam_mode_labels_live_frames(page, server, shots):
     page.screenshot(path=str(shots / "serve-webcam.png"))
     page.click("#webcam-stop")
     assert page.is_enabled("#webcam-start")
+
+
+def test_webcam_mode_labels_every_face(page, server):
+    page.goto(server.url + "/")
+    page.wait_for_selector("#model-info:has-text('classes')")
+    page.check("#all-faces")
+    page.click("#tab-webcam")
+    page.click("#webcam-start")
+    # The fake camera shows one face: one labelled box drawn on the overlay canvas.
+    page.wait_for_selector("#webcam-overlay[data-faces='1']", state="attached", timeout=30_000)
+    assert "face" in page.inner_text("#webcam-label")
+    page.click("#webcam-stop")
 
 
 def test_api_key_is_asked_for_and_used(browser, model, images):

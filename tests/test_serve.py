@@ -31,7 +31,7 @@ import httpx  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 import skmood  # noqa: E402
-from skmood import FaceCropper, ImageResizer  # noqa: E402
+from skmood import FaceCropper, ImageResizer, predict_faces  # noqa: E402
 from skmood.cli import main  # noqa: E402
 from skmood.datasets import make_faces  # noqa: E402
 from skmood.serve import BackgroundServer, Settings, create_app  # noqa: E402
@@ -96,6 +96,27 @@ def photo(faces):
     canvas = np.full((240, 320, 3), 90, np.uint8)
     canvas[60:188, 100:228] = X[i]
     return canvas
+
+
+def background(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A noisy gradient, with no face (as in test_faces_in_model.py)."""
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(40, 200, width)[None, :, None] * np.ones((height, 1, 3))
+    return np.clip(ramp + rng.normal(0, 8, (height, width, 3)), 0, 255).astype(np.uint8)
+
+
+def group_photo() -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """A 140x260 'photo' with two cartoon faces that Haar finds, and where they were pasted.
+
+    Shared with test_browser.py.
+    """
+    X, _ = make_faces(80, image_size=(96, 96), random_state=1)
+    found = [x for x, b in zip(X, FaceCropper().detect(X)) if b is not None]
+    corners = [(10, 20), (150, 30)]  # (left, top) of each pasted face
+    photo = background(140, 260)
+    for face, (left, top) in zip(found, corners):
+        photo[top:top + 96, left:left + 96] = face
+    return photo, corners
 
 
 def expected_proba(model, images, crop=False):
@@ -202,6 +223,93 @@ def test_cropping_can_be_switched_off_per_request(client, photo, how):
     assert r.json()["predictions"][0]["face_box"] is None
 
 
+@pytest.fixture(scope="module")
+def group(tmp_path_factory):
+    """The two-face photo as a file, and where its faces were pasted."""
+    photo, corners = group_photo()
+    path = tmp_path_factory.mktemp("group") / "group.png"
+    Image.fromarray(photo).save(path)
+    return path, corners
+
+
+def test_every_face_is_classified_on_request(client, model, group):
+    path, corners = group
+    empty = png(background(80, 80, seed=5))
+    files = [("files", ("group.png", path.read_bytes(), "image/png")),
+             ("files", ("empty.png", empty, "image/png"))]
+    r = client.post("/predict?all_faces=true", files=files)
+    assert r.status_code == 200, r.text
+    found, blank = r.json()["predictions"]
+    faces = found["faces"]
+    assert len(faces) == 2
+    boxes = [f["face_box"] for f in faces]
+    assert boxes[0]["width"] * boxes[0]["height"] >= boxes[1]["width"] * boxes[1]["height"]
+    for left, top in corners:  # one box inside each pasted 96x96 face
+        assert sum(left <= b["x"] + b["width"] / 2 <= left + 96
+                   and top <= b["y"] + b["height"] / 2 <= top + 96 for b in boxes) == 1
+    expected = predict_faces(model, [str(path)], all_faces=True)
+    assert [tuple(b.values()) for b in boxes] == expected.boxes
+    np.testing.assert_allclose([list(f["probabilities"].values()) for f in faces],
+                               expected.proba, rtol=1e-5, atol=1e-6)
+    for f in faces:
+        assert f["label"] == max(f["probabilities"], key=f["probabilities"].get)
+    # The image-level fields describe the largest face, as without all_faces.
+    assert found["face_box"] == boxes[0] and found["region"] == "face"
+    assert found["probabilities"] == faces[0]["probabilities"]
+    # No face: an empty list, and the whole image at image level.
+    assert blank["faces"] == [] and blank["face_box"] is None
+    assert blank["region"] == "whole image"
+    np.testing.assert_allclose(list(blank["probabilities"].values()),
+                               expected_proba(model, [background(80, 80, seed=5)])[0],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_all_faces_sends_every_face_of_a_request_in_one_network_call(model, group,
+                                                                    monkeypatch):
+    from skmood._predict import FacePredictor
+
+    path, _ = group
+    calls = []
+    original = FacePredictor.predict_network_input
+
+    def counting(self, X):
+        calls.append(len(X))
+        return original(self, X)
+
+    monkeypatch.setattr(FacePredictor, "predict_network_input", counting)
+    with TestClient(create_app(model)) as c:
+        calls.clear()  # the warm-up's
+        files = [("files", (f"g{i}.png", path.read_bytes(), "image/png")) for i in range(3)]
+        r = c.post("/predict?all_faces=true", files=files)
+    assert r.status_code == 200, r.text
+    assert [len(p["faces"]) for p in r.json()["predictions"]] == [2, 2, 2]
+    assert calls == [6]  # one call; the largest face is also the image-level answer
+
+
+def test_all_faces_without_cropping_and_as_a_form_field(client, model, group):
+    path, _ = group
+    r = client.post("/predict?crop_faces=false", data={"all_faces": "true"},
+                    files=[("files", ("group.png", path.read_bytes(), "image/png"))])
+    assert r.status_code == 200, r.text
+    [p] = r.json()["predictions"]
+    assert len(p["faces"]) == 2 and p["face_box"] is None and p["region"] == "whole image"
+    np.testing.assert_allclose(list(p["probabilities"].values()),
+                               expected_proba(model, [np.asarray(Image.open(path))])[0],
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("query", ["", "?all_faces=false"])
+def test_without_all_faces_there_is_no_faces_key(client, group, query):
+    path, _ = group
+    r = client.post(f"/predict{query}", content=path.read_bytes(),
+                    headers={"content-type": "image/png"})
+    assert r.status_code == 200, r.text
+    [p] = r.json()["predictions"]
+    assert set(p) == {"filename", "label", "probabilities", "face_box", "region", "width",
+                      "height", "time_ms"}
+    assert set(r.json()) == {"predictions", "crop_faces", "time_ms"}
+
+
 def test_jpeg_exif_orientation_and_grayscale_uploads(client):
     image = Image.fromarray(np.tile(np.arange(0, 200, 2, dtype=np.uint8), (50, 1)))  # 100x50 L
     exif = Image.Exif()
@@ -301,7 +409,8 @@ def test_too_many_pixels_is_422(model):
     assert_error(r, 422, "image too large", "40x40 pixels", "limit of 1000")
 
 
-@pytest.mark.parametrize("query", ["crop_faces=maybe", "filename=" + "x" * 300])
+@pytest.mark.parametrize("query", ["crop_faces=maybe", "all_faces=2",
+                                   "filename=" + "x" * 300])
 def test_bad_query_parameters_are_422(client, faces, query):
     r = client.post(f"/predict?{query}", content=png(faces[0][0]),
                     headers={"content-type": "image/png"})

@@ -108,9 +108,13 @@ def _parse_bool(value: str, name: str) -> bool:
     raise _error(422, f"{name} must be true or false, got {value!r}.")
 
 
+#: Form fields of a multipart request that override the query parameter of the same name.
+FORM_FLAGS = ("crop_faces", "all_faces")
+
+
 async def _multipart_uploads(request: Request, body: bytes, settings: Settings
-                             ) -> tuple[list[Upload], bool | None]:
-    """Files of the ``files`` field (and an optional ``crop_faces`` field)."""
+                             ) -> tuple[list[Upload], dict[str, bool]]:
+    """Files of the ``files`` field, and the optional :data:`FORM_FLAGS` fields given."""
     sent = False
 
     async def replay() -> dict:
@@ -137,18 +141,18 @@ async def _multipart_uploads(request: Request, body: bytes, settings: Settings
     except Exception as exc:  # the parser's own errors on garbage bodies
         raise _error(400, f"malformed multipart body: {exc}") from exc
     try:
-        crop = None
+        flags = {}
         for name, value in form.multi_items():
-            if name == "crop_faces":
+            if name in FORM_FLAGS:
                 if not isinstance(value, str):
-                    raise _error(422, "the form field crop_faces must be true or false, got "
+                    raise _error(422, f"the form field {name} must be true or false, got "
                                       "a file.")
-                crop = _parse_bool(value, "the form field crop_faces")
+                flags[name] = _parse_bool(value, f"the form field {name}")
             elif name == "files" and not isinstance(value, UploadFile):
                 raise _error(422, "the form field 'files' must hold image files, got text.")
         files = [v for v in form.getlist("files") if isinstance(v, UploadFile)]
         if not files:
-            others = sorted({name for name, _ in form.multi_items()} - {"crop_faces"})
+            others = sorted({name for name, _ in form.multi_items()} - set(FORM_FLAGS))
             raise _error(422, "no image in the request: send the images as files of the "
                               "multipart field 'files'"
                               + (f" (got fields {others})." if others else "."))
@@ -158,7 +162,7 @@ async def _multipart_uploads(request: Request, body: bytes, settings: Settings
         uploads = [Upload(f.filename or None, await f.read()) for f in files]
     finally:
         await form.close()
-    return uploads, crop
+    return uploads, flags
 
 
 def create_app(model: Any, **options: Any) -> FastAPI:
@@ -206,7 +210,8 @@ def create_app(model: Any, **options: Any) -> FastAPI:
         description=(
             "Upload face images to `POST /predict` as multipart files (field `files`) or as "
             "a raw image body; each gets a label, the probability of each class, the face box "
-            "used and the time taken. The web page at `/` does this in a browser, also live "
+            "used and the time taken; with `?all_faces=true` also every face found, each "
+            "with its box and label. The web page at `/` does this in a browser, also live "
             "from a webcam."
             + (f" Send the API key in the `{API_KEY_HEADER}` header." if settings.api_key
                else "")
@@ -277,8 +282,8 @@ def create_app(model: Any, **options: Any) -> FastAPI:
                 "properties": {
                     "files": {"type": "array", "items": binary,
                               "description": f"Up to {settings.max_files} images."},
-                    "crop_faces": {"type": "boolean",
-                                   "description": "Overrides the query parameter."},
+                    **{flag: {"type": "boolean", "description": "Overrides the query parameter."}
+                       for flag in FORM_FLAGS},
                 },
                 "required": ["files"],
             }},
@@ -289,6 +294,7 @@ def create_app(model: Any, **options: Any) -> FastAPI:
     @app.post(
         "/predict",
         response_model=PredictResponse,
+        response_model_exclude_unset=True,  # no "faces" key unless all_faces
         summary="Classify one or several images",
         dependencies=protected,
         openapi_extra={"requestBody": request_body},
@@ -299,6 +305,11 @@ def create_app(model: Any, **options: Any) -> FastAPI:
         crop_faces: bool | None = Query(
             None, description="Look for the largest face and classify it, instead of the "
                               f"whole image (default: {str(settings.crop_faces).lower()})."),
+        all_faces: bool = Query(
+            False, description="Also classify every face found, largest first: each image's "
+                               "result gets a `faces` list (empty when no face was found). "
+                               "The image-level fields still describe the largest face (or "
+                               "the whole image)."),
         filename: str | None = Query(
             None, max_length=255, description="Name reported for a raw image body."),
     ) -> dict:
@@ -310,16 +321,18 @@ def create_app(model: Any, **options: Any) -> FastAPI:
                               "multipart/form-data (field 'files') or one image as the body "
                               f"with one of {', '.join(RAW_TYPES)}.")
         body = await _read_body(request, settings.max_upload_bytes)
-        form_crop = None
+        form: dict[str, bool] = {}
         if media == "multipart/form-data":
-            uploads, form_crop = await _multipart_uploads(request, body, settings)
+            uploads, form = await _multipart_uploads(request, body, settings)
         elif not body:
             raise _error(422, "empty body: expected the bytes of an image.")
         else:
             uploads = [Upload(filename, body)]
-        crop = next(v for v in (form_crop, crop_faces, settings.crop_faces) if v is not None)
+        crop = next(v for v in (form.get("crop_faces"), crop_faces, settings.crop_faces)
+                    if v is not None)
+        every = form.get("all_faces", all_faces)
         try:
-            predictions = await predictor.predict(uploads, crop)
+            predictions = await predictor.predict(uploads, crop, every)
         except ImageReadError as exc:
             raise _error(422, str(exc)) from exc
         except ServerBusyError as exc:

@@ -6,6 +6,8 @@ command line do: images are decoded with :func:`skmood.decode_image`
 :class:`skmood._predict.FacePredictor` (largest face, the model's own
 preprocessing steps), and finally to the classifier's ``predict_proba``,
 batched across requests by :class:`~skmood.serve._batching.MicroBatcher`.
+With ``all_faces``, every face of every image of a request is cropped as
+:meth:`FacePredictor.predict_all_faces` does and classified in the same batch.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ def _jsonable(value: Any) -> Any:
     return getattr(value, "__qualname__", None) or type(value).__name__
 
 
+def _box(box: tuple[int, int, int, int] | None) -> dict | None:
+    return None if box is None else dict(zip(("x", "y", "width", "height"), box))
+
+
 class Predictor:
     """Classify uploaded images with a fitted skmood model.
 
@@ -94,8 +100,13 @@ class Predictor:
                                     max_batch_size=max_batch_size, max_pending=max_pending)
 
     # ------------------------------------------------------------------ steps
-    def prepare(self, uploads: list[Upload], crop_faces: bool) -> _Prepared:
+    def prepare(self, uploads: list[Upload], crop_faces: bool,
+                all_faces: bool = False) -> _Prepared:
         """Decode, crop and preprocess (blocking: run it in a worker thread).
+
+        With ``all_faces``, every face of each image is cropped too (the
+        largest one is shared with the image-level row when ``crop_faces``),
+        so that one network call classifies every face of the request.
 
         Raises :class:`skmood.ImageReadError` naming the first image that
         cannot be decoded.
@@ -106,39 +117,61 @@ class Predictor:
             image = decode_image(upload.data, color_mode=self.color_mode, name=upload.filename,
                                  max_pixels=self.max_image_pixels)
             height, width = (int(v) for v in image.shape[:2])
-            box = None
-            if crop_faces:
-                (image,), (box,) = self.faces.crop([image])
-            images.append(image)
+            box, faces, face_rows = None, [], []
+            if all_faces:
+                (faces,) = self.cropper.detect_all([image])  # largest first
+                box = faces[0] if crop_faces and faces else None
+                row = len(images)
+                if box is None:  # the image-level answer is for the whole image
+                    images.append(image)
+                face_rows = list(range(len(images), len(images) + len(faces)))
+                if faces:
+                    images.extend(self.cropper.crop([image] * len(faces), faces))
+            else:
+                if crop_faces:
+                    (image,), (box,) = self.faces.crop([image])
+                row = len(images)
+                images.append(image)
             rows.append({
                 "filename": upload.filename,
                 "width": width,
                 "height": height,
-                "face_box": None if box is None else dict(zip(("x", "y", "width", "height"),
-                                                              box)),
+                "face_box": _box(box),
                 "region": "whole image" if box is None else "face",
+                "_row": row,
                 "_seconds": time.perf_counter() - start,
+                **({"_faces": list(zip(faces, face_rows))} if all_faces else {}),
             })
         return _Prepared(self.faces.network_input(images), rows)
 
-    async def predict(self, uploads: list[Upload], crop_faces: bool) -> list[dict]:
-        """Classify ``uploads``; one result dict per image, in order."""
+    def _answer(self, p: np.ndarray) -> dict:
+        best = int(np.argmax(p))
+        return {"label": str(self.classes[best]),
+                "probabilities": {str(c): float(v) for c, v in zip(self.classes, p)}}
+
+    async def predict(self, uploads: list[Upload], crop_faces: bool,
+                      all_faces: bool = False) -> list[dict]:
+        """Classify ``uploads``; one result dict per image, in order.
+
+        With ``all_faces``, each result also has ``faces``: one entry per
+        face found (largest first) with its box, label and probabilities;
+        all the faces of the request go to the network in one batch.
+        """
         from starlette.concurrency import run_in_threadpool
 
-        prepared = await run_in_threadpool(self.prepare, uploads, crop_faces)
+        prepared = await run_in_threadpool(self.prepare, uploads, crop_faces, all_faces)
         start = time.perf_counter()
         proba = await asyncio.wrap_future(self.batcher.submit(prepared.X))
         inference = time.perf_counter() - start
         results = []
-        for row, p in zip(prepared.rows, proba):
+        for row in prepared.rows:
             seconds = row.pop("_seconds") + inference
-            best = int(np.argmax(p))
-            results.append({
-                **row,
-                "label": str(self.classes[best]),
-                "probabilities": {str(c): float(v) for c, v in zip(self.classes, p)},
-                "time_ms": round(seconds * 1000.0, 3),
-            })
+            index, faces = row.pop("_row"), row.pop("_faces", None)
+            result = {**row, **self._answer(proba[index]), "time_ms": round(seconds * 1000.0, 3)}
+            if faces is not None:
+                result["faces"] = [{"face_box": _box(box), **self._answer(proba[i])}
+                                   for box, i in faces]
+            results.append(result)
         return results
 
     def warm_up(self, crop_faces: bool) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
-__all__ = ["Box", "Error", "Health", "ImagePrediction", "ModelInfo", "PredictResponse"]
+__all__ = ["Box", "Error", "FacePrediction", "Health", "ImagePrediction", "ModelInfo",
+           "PredictResponse"]
 
 
 class Box(BaseModel):
@@ -18,8 +20,18 @@ class Box(BaseModel):
     height: int
 
 
+class FacePrediction(BaseModel):
+    """The prediction for one face of an image (``?all_faces=true``)."""
+
+    face_box: Box = Field(description="The face, in the pixel coordinates of the uploaded "
+                                      "image.")
+    label: str = Field(description="The most probable class for this face.")
+    probabilities: dict[str, float] = Field(description="Probability of each class; they "
+                                                        "sum to 1.")
+
+
 class ImagePrediction(BaseModel):
-    """The prediction for one uploaded image."""
+    """The prediction for one uploaded image (its largest face, or the whole image)."""
 
     filename: str | None = Field(description="The upload's file name (null for raw bodies "
                                              "sent without ?filename=).")
@@ -34,6 +46,12 @@ class ImagePrediction(BaseModel):
     height: int = Field(description="Height of the uploaded image in pixels.")
     time_ms: float = Field(description="Milliseconds spent on this image: decoding, face "
                                        "detection and its share of batched inference.")
+    # Absent (never null) unless asked for: responses without all_faces are unchanged.
+    faces: list[FacePrediction] | SkipJsonSchema[None] = Field(
+        None, description="Only with all_faces=true: every face found, largest first (the "
+                          "image-level fields describe the largest one, or the whole image "
+                          "when crop_faces is false); empty when no face was found, and the "
+                          "image-level fields then describe the whole image.")
 
 
 class PredictResponse(BaseModel):

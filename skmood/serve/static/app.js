@@ -20,8 +20,20 @@ function headers(extra) {
   return h;
 }
 
-function cropFaces() {
-  return $("crop-faces").checked ? "true" : "false";
+// The query string of POST predict: the page's two face options.
+function faceOptions() {
+  return `crop_faces=${$("crop-faces").checked}&all_faces=${$("all-faces").checked}`;
+}
+
+// "happy 93%": a face's label and its probability.
+function faceText(prediction) {
+  return `${prediction.label} ${(100 * prediction.probabilities[prediction.label]).toFixed(0)}%`;
+}
+
+// The boxes to draw: every face (labelled) with all_faces, else the classified face.
+function boxesToDraw(prediction) {
+  if (prediction.faces) return prediction.faces.map((face) => ({ box: face.face_box, face }));
+  return prediction.face_box ? [{ box: prediction.face_box, face: null }] : [];
 }
 
 async function apiError(response) {
@@ -108,20 +120,27 @@ function makeCard(file) {
 
 function drawFaceBox(card, prediction) {
   const img = card.querySelector("img");
-  const old = card.querySelector(".face-box");
-  if (old) old.remove();
-  if (!prediction.face_box) return;
+  card.querySelectorAll(".face-box").forEach((old) => old.remove());
+  const boxes = boxesToDraw(prediction);
+  if (!boxes.length) return;
   const place = () => {
     const sx = img.clientWidth / prediction.width;
     const sy = img.clientHeight / prediction.height;
-    const b = prediction.face_box;
-    const div = card.querySelector(".face-box") || document.createElement("div");
-    div.className = "face-box";
-    div.style.left = `${b.x * sx}px`;
-    div.style.top = `${b.y * sy}px`;
-    div.style.width = `${b.width * sx}px`;
-    div.style.height = `${b.height * sy}px`;
-    img.parentElement.appendChild(div);
+    for (const { box: b, face } of boxes) {
+      const div = document.createElement("div");
+      div.className = "face-box";
+      div.style.left = `${b.x * sx}px`;
+      div.style.top = `${b.y * sy}px`;
+      div.style.width = `${b.width * sx}px`;
+      div.style.height = `${b.height * sy}px`;
+      if (face) {
+        const tag = document.createElement("span");
+        tag.className = `face-label ${classSlug(face.label)}`;
+        tag.textContent = faceText(face);
+        div.appendChild(tag);
+      }
+      img.parentElement.appendChild(div);
+    }
   };
   if (img.complete && img.naturalWidth) place(); else img.addEventListener("load", place, { once: true });
 }
@@ -135,8 +154,10 @@ function showPrediction(card, prediction) {
   details.replaceChildren(probabilityBars(prediction.probabilities));
   const meta = document.createElement("div");
   meta.className = "muted";
-  meta.textContent = `${prediction.region === "face" ? "face found" : "no face cropped: whole image"} · ` +
-    `${prediction.time_ms.toFixed(0)} ms`;
+  const found = prediction.faces
+    ? `${prediction.faces.length} face${prediction.faces.length === 1 ? "" : "s"} found`
+    : prediction.region === "face" ? "face found" : "no face cropped: whole image";
+  meta.textContent = `${found} · ${prediction.time_ms.toFixed(0)} ms`;
   details.appendChild(meta);
   drawFaceBox(card, prediction);
 }
@@ -160,7 +181,7 @@ async function classifyFiles(files) {
     const form = new FormData();
     for (const file of chunk) form.append("files", file, file.name);
     try {
-      const response = await fetch(`predict?crop_faces=${cropFaces()}`, {
+      const response = await fetch(`predict?${faceOptions()}`, {
         method: "POST", body: form, headers: headers(),
       });
       if (!response.ok) throw await apiError(response);
@@ -173,6 +194,10 @@ async function classifyFiles(files) {
 }
 
 // ------------------------------------------------------------------ webcam
+function colorOf(label) {
+  return label === "happy" ? "#2e9d4f" : label === "sad" ? "#3a6fc4" : "#8a5cc2";
+}
+
 function drawOverlay(prediction, frameWidth, frameHeight) {
   const video = $("webcam-video");
   const canvas = $("webcam-overlay");
@@ -180,25 +205,36 @@ function drawOverlay(prediction, frameWidth, frameHeight) {
   canvas.height = video.clientHeight;
   const ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, canvas.width, canvas.height);
+  canvas.dataset.faces = "0";
   if (!prediction) return;
   const sx = canvas.width / frameWidth;
   const sy = canvas.height / frameHeight;
-  const color = prediction.label === "happy" ? "#2e9d4f" : prediction.label === "sad" ? "#3a6fc4" : "#8a5cc2";
-  if (prediction.face_box) {  // yellow on a dark outline, as on the image cards
-    const b = prediction.face_box;
+  const boxes = boxesToDraw(prediction);
+  for (const { box: b, face } of boxes) {  // yellow on a dark outline, as on the image cards
     for (const [style, width] of [["rgba(0, 0, 0, 0.6)", 5], ["#ffcc00", 3]]) {
       ctx.strokeStyle = style;
       ctx.lineWidth = width;
       ctx.strokeRect(b.x * sx, b.y * sy, b.width * sx, b.height * sy);
     }
+    if (face) {  // every face: its label on a tag above its box
+      const text = faceText(face);
+      ctx.font = "bold 18px system-ui, sans-serif";
+      const x = b.x * sx;
+      const y = Math.max(24, b.y * sy);
+      ctx.fillStyle = colorOf(face.label);
+      ctx.fillRect(x - 2, y - 24, ctx.measureText(text).width + 12, 24);
+      ctx.fillStyle = "#ffffff";
+      ctx.fillText(text, x + 4, y - 6);
+    }
   }
-  const p = prediction.probabilities[prediction.label];
-  const text = `${prediction.label} ${(100 * p).toFixed(0)}%`;
+  canvas.dataset.faces = String(prediction.faces ? prediction.faces.length : 0);
+  if (prediction.faces && prediction.faces.length) return;  // each face has its label
+  const text = faceText(prediction);
   ctx.font = "bold 28px system-ui, sans-serif";
   const width = ctx.measureText(text).width;
   ctx.fillStyle = "rgba(0, 0, 0, 0.55)";
   ctx.fillRect(8, 8, width + 20, 40);
-  ctx.fillStyle = color;
+  ctx.fillStyle = colorOf(prediction.label);
   ctx.fillText(text, 18, 38);
 }
 
@@ -214,7 +250,7 @@ async function classifyFrame() {
     frame.getContext("2d").drawImage(video, 0, 0, frame.width, frame.height);
     const blob = await new Promise((resolve) => frame.toBlob(resolve, "image/jpeg", 0.85));
     const started = performance.now();
-    const response = await fetch(`predict?crop_faces=${cropFaces()}&filename=webcam.jpg`, {
+    const response = await fetch(`predict?${faceOptions()}&filename=webcam.jpg`, {
       method: "POST", body: blob, headers: headers({ "Content-Type": "image/jpeg" }),
     });
     if (!response.ok) throw await apiError(response);
@@ -223,7 +259,9 @@ async function classifyFrame() {
     state.frames += 1;
     drawOverlay(prediction, frame.width, frame.height);
     const p = prediction.probabilities[prediction.label];
-    const where = prediction.region === "face" ? "face" : "whole frame";
+    const where = prediction.faces && prediction.faces.length > 1
+      ? `largest of ${prediction.faces.length} faces`
+      : prediction.region === "face" ? "face" : "whole frame";
     $("webcam-label").textContent = `${prediction.label} (${(100 * p).toFixed(0)}%, ${where})`;
     $("webcam-label").dataset.label = prediction.label;
     $("webcam-stats").textContent =
