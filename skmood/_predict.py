@@ -115,6 +115,24 @@ class FacePredictor:
             return np.empty((0, len(self.classifier.classes_))), []
         return self.predict_network_input(self.network_input(images)), boxes
 
+    def crop_all(self, images: Sequence[np.ndarray], *, whole_if_none: bool = False
+                 ) -> tuple[list[np.ndarray], list[Box | None], np.ndarray]:
+        """Every face of each image, cropped: ``(crops, boxes, image_index)``.
+
+        Largest face first within each image. An image without a face gives
+        nothing, or (``whole_if_none``) itself with the box ``None``.
+        """
+        crops, boxes, index = [], [], []
+        for i, (image, faces) in enumerate(zip(images, self.cropper.detect_all(images))):
+            if faces:
+                crops.extend(self.cropper.crop([image] * len(faces), faces))
+            elif whole_if_none:
+                crops.append(image)
+            found = faces or ([None] if whole_if_none else [])
+            boxes.extend(found)
+            index.extend([i] * len(found))
+        return crops, boxes, np.asarray(index, dtype=int)
+
     def predict_all_faces(self, images: Sequence[np.ndarray]
                           ) -> tuple[np.ndarray, list[Box | None], np.ndarray]:
         """One prediction per face (largest first); one for the whole image if none.
@@ -122,12 +140,7 @@ class FacePredictor:
         Returns ``(proba, boxes, image_index)``: a row per face, its box, and
         the index of its image.
         """
-        crops, boxes, index = [], [], []
-        for i, (image, faces) in enumerate(zip(images, self.cropper.detect_all(images))):
-            for box in faces or [None]:
-                crops.append(image if box is None else self.cropper.crop([image], [box])[0])
-                boxes.append(box)
-                index.append(i)
+        crops, boxes, index = self.crop_all(images, whole_if_none=True)
         if not crops:
             return np.empty((0, len(self.classifier.classes_))), [], np.empty(0, int)
         proba = self.predict_network_input(self.network_input(crops))

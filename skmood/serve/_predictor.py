@@ -119,14 +119,13 @@ class Predictor:
             height, width = (int(v) for v in image.shape[:2])
             box, faces, face_rows = None, [], []
             if all_faces:
-                (faces,) = self.cropper.detect_all([image])  # largest first
+                crops, faces, _ = self.faces.crop_all([image])  # largest first
                 box = faces[0] if crop_faces and faces else None
                 row = len(images)
                 if box is None:  # the image-level answer is for the whole image
                     images.append(image)
                 face_rows = list(range(len(images), len(images) + len(faces)))
-                if faces:
-                    images.extend(self.cropper.crop([image] * len(faces), faces))
+                images.extend(crops)
             else:
                 if crop_faces:
                     (image,), (box,) = self.faces.crop([image])
