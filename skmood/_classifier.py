@@ -241,8 +241,7 @@ default="auto"
     face_detector : {"haar", "mtcnn"} or None, default=None
         Crop every image to its largest face, at training *and* at prediction
         time, inside the model (see :class:`~skmood.FaceCropper` for the two
-        detectors; ``"haar"`` needs ``skmood[faces]``, ``"mtcnn"``
-        ``skmood[mtcnn]``): decode, find the face, crop it with
+        detectors, both in the core install): decode, find the face, crop it with
         ``face_margin``, resize to ``image_size``. For photos where the face
         does not fill the frame. Each face is detected once per image per
         fit, never once per epoch. An image where no face is found is used

@@ -1,7 +1,7 @@
 """FaceCropper: crop each image to its largest face (OpenCV Haar cascade or MTCNN).
 
-OpenCV (``opencv-python-headless``, the ``skmood[faces]`` or ``skmood[serve]``
-extra) and MTCNN (``skmood[mtcnn]``) are imported inside the methods that use
+OpenCV (``opencv-python-headless``) and MTCNN (``mtcnn``), both dependencies of
+skmood since its pretrained model finds faces, are imported inside the methods that use
 them, so ``import skmood`` stays cheap and works without either.
 """
 
@@ -39,8 +39,8 @@ def _import_cv2():
         import cv2
     except ImportError as exc:
         raise ImportError(
-            f"{_NAME} needs OpenCV; install it with: pip install 'skmood[faces]' "
-            "(or pip install 'opencv-python-headless>=4.8,<5')."
+            f"{_NAME} needs OpenCV, a dependency of skmood; reinstall it with: "
+            "pip install 'opencv-python-headless>=4.8,<5'."
         ) from exc
     return cv2
 
@@ -68,7 +68,7 @@ def _mtcnn():
         except ImportError as exc:
             raise ImportError(
                 f"{_NAME}(detector='mtcnn') needs the mtcnn package; install it with: "
-                "pip install 'skmood[mtcnn]'."
+                "pip install 'mtcnn>=1.0,<2' 'lz4>=4.3' (a dependency of skmood)."
             ) from exc
         _mtcnn_detector = MTCNN(device="CPU:0")
     return _mtcnn_detector
