@@ -178,8 +178,7 @@ default="auto"
         CPU it is slow), with a loss-scaled optimizer
         (``keras.optimizers.LossScaleOptimizer``). ``"auto"``:
         ``"mixed_bfloat16"`` where the hardware runs it fast (the GPU when
-        TensorFlow sees one, else the processor's flags in ``/proc/cpuinfo``,
-        without ``jit_compile``: XLA on a CPU ran bfloat16 slower than float32),
+        TensorFlow sees one, else the processor's flags in ``/proc/cpuinfo``),
         ``"float32"`` elsewhere and for a ``model`` of your own; the choice is
         logged at INFO level (``skmood`` logger) and printed with ``verbose``.
         A warm start continues in the fitted network's precision. LiteRT
@@ -605,7 +604,6 @@ shape (n_samples, height, width, channels)
         """The Keras dtype policy ``precision`` names here (logged, printed with verbose)."""
         return _precision.resolve_precision(self.precision, _NAME,
                                             own_model=self.model is not None,
-                                            jit_compile=bool(self.jit_compile),
                                             report=backend.print_msg if self.verbose else None)
 
     def _build(self, backend, build_fn, build_kwargs, classes, input_shape, seed,

@@ -9,10 +9,12 @@ hardware runs it fast, and ``"float32"`` elsewhere (never a slowdown):
 * on a GPU (when TensorFlow sees one): compute capability 8.0 or higher
   (Ampere and later have bfloat16 tensor cores);
 * on the CPU: the ``avx512_bf16`` or ``amx_bf16`` flag of ``/proc/cpuinfo``
-  (bfloat16 dot products; without them bfloat16 is emulated, and slower),
-  and no XLA: on an ``avx512_bf16`` processor (TensorFlow 2.21, CPU) a
-  probe of the recommended network trained faster in bfloat16 than in
-  float32 without XLA, but more slowly with XLA.
+  (bfloat16 dot products; without them bfloat16 is emulated, and slower).
+  On a 2-core ``avx512_bf16`` machine (TensorFlow 2.21) the recommended
+  network trained 1.35 times as fast in bfloat16 with XLA and 1.25 times
+  without (``benchmarks/bench_precision.py``, idle machine; an earlier probe
+  on a loaded machine had suggested XLA made bfloat16 slower: it did not
+  hold).
 
 Pure functions taking an ``owner`` name for their messages; the detection
 (:func:`cpu_flags`, :func:`gpu_compute_capabilities`) is replaceable in tests.
@@ -74,13 +76,12 @@ def gpu_compute_capabilities() -> list[tuple[int, int]]:
     return capabilities
 
 
-def choose_precision(precision: str, owner: str, *, own_model: bool = False,
-                     jit_compile: bool = False) -> tuple[str, str]:
+def choose_precision(precision: str, owner: str, *, own_model: bool = False
+                     ) -> tuple[str, str]:
     """``(dtype policy, reason)`` for the ``precision`` parameter.
 
     With ``own_model`` (the user's ``model`` builder, whose output layer
-    skmood cannot keep float32) ``"auto"`` is ``"float32"``, and on a CPU
-    with ``jit_compile`` (XLA) too. Raises ``ValueError`` naming ``owner`` for a value outside
+    skmood cannot keep float32) ``"auto"`` is ``"float32"``. Raises ``ValueError`` naming ``owner`` for a value outside
     :data:`PRECISIONS` (possible through ``set_params``, which skips ``fit``'s
     check).
 
@@ -106,16 +107,12 @@ def choose_precision(precision: str, owner: str, *, own_model: bool = False,
         return "float32", (f"GPU compute capability {'.'.join(map(str, min(gpus)))} < 8.0, "
                            "no fast bfloat16")
     flags = sorted(set(BF16_CPU_FLAGS) & cpu_flags())
-    if flags and jit_compile:
-        return "float32", (f"the processor has {' and '.join(flags)}, but XLA on a CPU "
-                           "runs bfloat16 slower than float32")
     if flags:
         return "mixed_bfloat16", f"the processor has {' and '.join(flags)}"
     return "float32", f"the processor has none of {', '.join(BF16_CPU_FLAGS)}"
 
 
 def resolve_precision(precision: str, owner: str, *, own_model: bool = False,
-                      jit_compile: bool = False,
                       report: Callable[[str], None] | None = None) -> str:
     """The Keras dtype policy ``precision`` names, and say which and why.
 
@@ -129,8 +126,7 @@ def resolve_precision(precision: str, owner: str, *, own_model: bool = False,
     HappySadClassifier: precision='float32': training in float32 (asked for).
     'float32'
     """
-    policy, reason = choose_precision(precision, owner, own_model=own_model,
-                                      jit_compile=jit_compile)
+    policy, reason = choose_precision(precision, owner, own_model=own_model)
     message = f"{owner}: precision={precision!r}: training in {policy} ({reason})."
     logger.info(message)
     if report is not None:
