@@ -7,6 +7,7 @@ them, so ``import skmood`` stays cheap and works without either.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from numbers import Integral, Real
@@ -31,6 +32,24 @@ HAAR_CASCADE = "haarcascade_frontalface_default.xml"
 
 _local = threading.local()  # one CascadeClassifier per thread: it is not thread-safe
 _mtcnn_lock = threading.Lock()
+_in_mtcnn = threading.local()
+
+
+class _QuietMTCNNRetracing(logging.Filter):
+    """Drop TensorFlow's "tf.function retracing" warning while MTCNN runs.
+
+    MTCNN runs its networks on an image pyramid whose sizes change with every
+    photo, so Keras retraces its predict function and TensorFlow warns about
+    it every few photos: a cost of the detector's design, not the user's
+    mistake. Only that warning, only during MTCNN's own calls, is dropped.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (getattr(_in_mtcnn, "active", False)
+                    and "triggered tf.function retracing" in record.getMessage())
+
+
+_RETRACING_FILTER = _QuietMTCNNRetracing()
 _mtcnn_detector = None
 
 
@@ -71,6 +90,7 @@ def _mtcnn():
                 "pip install 'mtcnn>=1.0,<2' 'lz4>=4.3' (a dependency of skmood)."
             ) from exc
         _mtcnn_detector = MTCNN(device="CPU:0")
+        logging.getLogger("tensorflow").addFilter(_RETRACING_FILTER)
     return _mtcnn_detector
 
 
@@ -313,7 +333,12 @@ shape (n_samples, height, width, channels)
             rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         side = self.min_face_size * scale
         with _mtcnn_lock:
-            faces = _mtcnn().detect_faces(np.ascontiguousarray(rgb))
+            detector = _mtcnn()
+            _in_mtcnn.active = True
+            try:
+                faces = detector.detect_faces(np.ascontiguousarray(rgb))
+            finally:
+                _in_mtcnn.active = False
         boxes = [tuple(int(v) for v in face["box"]) for face in faces]
         return [b for b in boxes if min(b[2], b[3]) >= side]
 

@@ -367,3 +367,26 @@ def test_predict_faces_is_the_explicit_steps_and_names_each_box(tmp_path, detect
                          ImageResizer(image_size=(32, 32)))
     np.testing.assert_allclose(gray_proba, pipe[-1].predict_proba(gray.transform(files)),
                                rtol=1e-5)
+
+
+def test_mtcnn_retracing_warnings_are_dropped_and_only_those(caplog, monkeypatch):
+    import logging
+
+    import skmood._face_crop as face_crop
+
+    tf_log = logging.getLogger("tensorflow")
+    retracing = "5 out of the last 5 calls to <function> triggered tf.function retracing."
+
+    class Detector:  # stands for MTCNN: its Keras calls warn about retracing
+        def detect_faces(self, image):
+            tf_log.warning(retracing)
+            tf_log.warning("another TensorFlow warning")
+            return []
+
+    face_crop._mtcnn()  # the real detector installs the filter once
+    monkeypatch.setattr(face_crop, "_mtcnn", lambda: Detector())
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        FaceCropper(detector="mtcnn").detect([background(60, 80)])
+        tf_log.warning(retracing + " (outside MTCNN)")
+    messages = [r.getMessage() for r in caplog.records if r.name == "tensorflow"]
+    assert messages == ["another TensorFlow warning", retracing + " (outside MTCNN)"]
