@@ -13,16 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import python_scalar
 from .exceptions import DatasetError
 
 __all__ = ["evaluate_model", "metrics_report"]
 
 logger = logging.getLogger(__name__)
-
-
-def _plain(value: Any) -> Any:
-    """Turn NumPy scalars (labels, counts) into Python ones, for JSON."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def evaluate_model(model: Any, paths: Sequence[str], labels: Sequence[Any]) -> dict[str, Any]:
@@ -96,7 +92,7 @@ def metrics_report(
         precision_recall_fscore_support,
     )
 
-    labels = [_plain(c) for c in classes]
+    labels = [python_scalar(c) for c in classes]
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, zero_division=0
     )

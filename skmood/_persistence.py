@@ -33,6 +33,7 @@ from sklearn.pipeline import Pipeline
 
 from ._classifier import HappySadClassifier
 from ._predict import final_estimator
+from ._validation import python_scalar
 from ._version import __version__
 from .exceptions import ModelFileError, NotFittedError, SkmoodWarning
 from .transformers import ImageLoader, ImageResizer, PixelNormalizer
@@ -85,17 +86,13 @@ def _jsonable_params(estimator) -> tuple[dict, list[str]]:
             dropped.append("random_state")
             value = None
         elif name == "class_weight" and isinstance(value, dict):
-            value = {"__pairs__": [[_json_label(k), float(v)] for k, v in value.items()]}
+            value = {"__pairs__": [[python_scalar(k), float(v)] for k, v in value.items()]}
         elif isinstance(value, tuple):
             value = list(value)
         elif isinstance(value, os.PathLike):  # e.g. weights=Path(...)
             value = os.fspath(value)
         params[name] = value
     return params, dropped
-
-
-def _json_label(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _restore_params(cls: type, params: dict) -> dict:
@@ -256,7 +253,7 @@ def _archive_contents(estimator, include_optimizer: bool = True) -> tuple[dict, 
                   for name, step in steps],
         "classifier_name": estimator.steps[-1][0] if steps else None,
         "params": params,
-        "classes": [_json_label(c) for c in clf.classes_],
+        "classes": [python_scalar(c) for c in clf.classes_],
         "input_shape": list(clf.input_shape_),
         "history": clf.history_,
         "n_iter": clf.n_iter_,

@@ -192,3 +192,8 @@ def check_images(X: Any, owner: str) -> ImageInput:
             images[i] = check_pixels(x[np.newaxis], f"{owner}: image X[{i}]")[0]
         return ImageInput(IMAGES, images)
     return ImageInput(PATHS, check_image_paths(X, owner))
+
+
+def python_scalar(value: Any) -> Any:
+    """A NumPy scalar (a label, a count) as the Python value it holds, for JSON; others as given."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import python_scalar
+
 __all__ = [
     "EVALUATION_FORMATS",
     "PREDICTION_FORMATS",
@@ -42,11 +44,6 @@ def prepare_output(path: str | os.PathLike[str]) -> str:
 PREDICTION_FORMATS = ("table", "csv", "json")
 #: Output formats of ``skmood evaluate --format``.
 EVALUATION_FORMATS = ("text", "json")
-
-
-def _plain(value: Any) -> Any:
-    """Turn NumPy scalars (labels) into Python ones, for JSON."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> str:
@@ -113,7 +110,7 @@ def format_predictions(
     columns = [f"p_{c}" if str(c) in ("path", "label") else str(c) for c in classes]
     failed = np.isnan(proba).any(axis=1)
     best = np.argmax(np.nan_to_num(proba, nan=0.0), axis=1)
-    labels = [None if bad else _plain(classes[i]) for bad, i in zip(failed, best)]
+    labels = [None if bad else python_scalar(classes[i]) for bad, i in zip(failed, best)]
     probs = [[None] * len(columns) if bad else [float(v) for v in row]
              for bad, row in zip(failed, proba)]
     with_boxes = boxes is not None
