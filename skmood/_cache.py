@@ -71,9 +71,10 @@ class DecodedCache:
         index is recorded there with the error (every call); without one, the
         error propagates and nothing is stored for that file.
         """
-        for i in indices:
-            i = int(i)
-            if not self._filled[i]:
+        def decoded():
+            for i in dict.fromkeys(int(i) for i in indices):
+                if self._filled[i]:
+                    continue
                 try:
                     image = read_image(self.source.data[i], color_mode=self.color_mode)
                 except ImageReadError as exc:
@@ -81,11 +82,16 @@ class DecodedCache:
                         raise
                     with self._lock:
                         self._failures[i] = exc
+                    self._filled[i] = True
                 else:
-                    if self.faces is not None:
-                        image = self.faces.crop(i, image)
-                    self._images[i] = resize_image(image, self.image_size)
-                self._filled[i] = True
+                    yield i, image
+
+        items = decoded() if self.faces is None else self.faces.crop_each(decoded())
+        for i, image in items:
+            self._images[i] = resize_image(image, self.image_size)
+            self._filled[i] = True
+        for i in indices:
+            i = int(i)
             if failures is not None and i in self._failures:
                 failures[i] = self._failures[i]
             elif i in self._failures:  # cached as unreadable, now asked to raise

@@ -13,7 +13,7 @@ already (the server, :func:`skmood.predict_faces`) pass them in.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from ._face_crop import FaceCropper
 __all__ = ["FaceBoxes", "face_cropper"]
 
 Box = tuple[int, int, int, int]
+#: Decoded pixels held at most (beyond one image) while their faces are found
+#: in one detector call: 64 megapixels, ~190 MB of RGB.
+DETECT_GROUP_PIXELS = 64_000_000
 _MISSING = object()
 
 
@@ -69,6 +72,36 @@ class FaceBoxes:
                 self._boxes[index] = box
                 self.n_detected += 1
         return box
+
+    def crop_each(self, items: Iterable[tuple[int, np.ndarray]]):
+        """Yield ``(index, cropped image)`` for each ``(index, image)`` of ``items``.
+
+        The faces of images whose boxes are not known yet are detected in
+        groups of up to :data:`DETECT_GROUP_PIXELS` decoded pixels, one
+        detector call each (MTCNN runs a group of same-shape images about 10x
+        as fast per image as one call each), so memory stays bounded however
+        large the photos. ``items`` is read lazily.
+        """
+        group, pixels = [], 0
+        for index, image in items:
+            group.append((int(index), image))
+            pixels += image.shape[0] * image.shape[1]
+            if pixels >= DETECT_GROUP_PIXELS:
+                yield from self._crop_group(group)
+                group, pixels = [], 0
+        yield from self._crop_group(group)
+
+    def _crop_group(self, group):
+        todo = [(i, image) for i, image in group if i not in self._boxes]
+        if todo:
+            boxes = self.cropper._detect([_as_uint8(image) for _, image in todo])
+            with self._lock:
+                for (i, _), box in zip(todo, boxes):
+                    if i not in self._boxes:
+                        self._boxes[i] = box
+                        self.n_detected += 1
+        for i, image in group:
+            yield i, self.crop(i, image)
 
     def crop(self, index: int, image: np.ndarray) -> np.ndarray:
         """Image ``index`` cropped to its largest face with the margin, or whole."""

@@ -27,6 +27,8 @@ DETECTORS = ("haar", "mtcnn")
 #: detection (boxes are mapped back to full resolution): a 12-megapixel photo
 #: takes milliseconds instead of a second.
 DETECT_MAX_SIDE = 1024
+#: At most this many images of one shape go through MTCNN in one call.
+MTCNN_BATCH = 32
 #: The cascade shipped inside the opencv-python(-headless) wheel.
 HAAR_CASCADE = "haarcascade_frontalface_default.xml"
 
@@ -62,6 +64,13 @@ def _import_cv2():
             "pip install 'opencv-python-headless>=4.8,<5'."
         ) from exc
     return cv2
+
+
+def _shrink(image, scale):
+    """``image`` resized by ``scale`` (< 1) with area averaging, at least 1x1."""
+    cv2 = _import_cv2()
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def _haar_cascade():
@@ -296,14 +305,16 @@ shape (n_samples, height, width, channels)
 
     def _detect_all(self, images):
         """Every face of each image, largest first, in full-resolution pixels."""
-        find = self._find_mtcnn if self.detector == "mtcnn" else self._find_haar
+        scales = [min(1.0, DETECT_MAX_SIDE / max(image.shape[:2])) for image in images]
+        if self.detector == "mtcnn":
+            found = self._find_mtcnn(images, scales)
+        else:
+            found = [self._find_haar(image, scale) for image, scale in zip(images, scales)]
         result = []
-        for image in images:
+        for image, scale, faces in zip(images, scales, found):
             height, width = image.shape[:2]
-            scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
             boxes = []
-            for x, y, w, h in sorted(find(image, scale),
-                                     key=lambda b: (-b[2] * b[3], b[1], b[0])):
+            for x, y, w, h in sorted(faces, key=lambda b: (-b[2] * b[3], b[1], b[0])):
                 x0, y0 = max(0, round(x / scale)), max(0, round(y / scale))
                 x1, y1 = min(width, round((x + w) / scale)), min(height, round((y + h) / scale))
                 if x1 > x0 and y1 > y0:
@@ -315,8 +326,7 @@ shape (n_samples, height, width, channels)
         cv2 = _import_cv2()
         gray = image[:, :, 0] if image.shape[2] == 1 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         if scale < 1.0:
-            size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-            gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+            gray = _shrink(gray, scale)
         side = max(1, round(self.min_face_size * scale))
         if min(gray.shape) < side:
             return []
@@ -325,22 +335,41 @@ shape (n_samples, height, width, channels)
             minNeighbors=int(self.min_neighbors), minSize=(side, side))
         return [tuple(int(v) for v in face) for face in faces]
 
-    def _find_mtcnn(self, image, scale):
-        rgb = np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
-        if scale < 1.0:
-            cv2 = _import_cv2()
-            size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
-            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        side = self.min_face_size * scale
+    def _find_mtcnn(self, images, scales):
+        """MTCNN boxes of each image, images of one shape detected in one batch.
+
+        MTCNN takes a batch of images in one call, about 10x as fast per image
+        as one call each, with the same boxes when the images share a shape
+        (measured on FER2013 faces). Images of different shapes are never
+        batched together: mtcnn pads them to a common size, which was slower
+        and moved boxes.
+        """
+        rgbs = []
+        for image, scale in zip(images, scales):
+            rgb = np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
+            rgbs.append(np.ascontiguousarray(_shrink(rgb, scale) if scale < 1.0 else rgb))
+        by_shape = {}
+        for i, rgb in enumerate(rgbs):
+            by_shape.setdefault(rgb.shape, []).append(i)
+        found = [[] for _ in rgbs]
         with _mtcnn_lock:
             detector = _mtcnn()
             _in_mtcnn.active = True
             try:
-                faces = detector.detect_faces(np.ascontiguousarray(rgb))
+                for indices in by_shape.values():
+                    for start in range(0, len(indices), MTCNN_BATCH):
+                        chunk = indices[start:start + MTCNN_BATCH]
+                        faces = detector.detect_faces([rgbs[i] for i in chunk])
+                        for i, image_faces in zip(chunk, faces):
+                            found[i] = image_faces
             finally:
                 _in_mtcnn.active = False
-        boxes = [tuple(int(v) for v in face["box"]) for face in faces]
-        return [b for b in boxes if min(b[2], b[3]) >= side]
+        result = []
+        for faces, scale in zip(found, scales):
+            side = self.min_face_size * scale
+            boxes = [tuple(int(v) for v in face["box"]) for face in faces]
+            result.append([b for b in boxes if min(b[2], b[3]) >= side])
+        return result
 
     def _crop(self, images, boxes):
         out = np.empty(len(images), dtype=object)

@@ -50,19 +50,24 @@ def load_batch(
     if cache is not None:
         batch = cache.take(indices, failures)
     elif source.kind == PATHS:
-        images = []
-        for i in indices:
-            try:
-                image = read_image(source.data[i], color_mode=color_mode)
-            except ImageReadError as exc:
-                if failures is None:
-                    raise
-                failures[int(i)] = exc
-                image = np.zeros((*image_size, n_channels), np.uint8)
-            else:
-                image = image if faces is None else faces.crop(int(i), image)
-            images.append(resize_image(image, image_size))
-        batch = np.stack(images)
+        positions = {}
+        batch = np.zeros((len(indices), *image_size, n_channels), np.uint8)
+
+        def decoded():
+            for k, i in enumerate(indices):
+                try:
+                    image = read_image(source.data[i], color_mode=color_mode)
+                except ImageReadError as exc:
+                    if failures is None:
+                        raise
+                    failures[int(i)] = exc  # stays a black image
+                else:
+                    positions.setdefault(int(i), []).append(k)
+                    yield int(i), image
+
+        items = decoded() if faces is None else faces.crop_each(decoded())
+        for i, image in items:
+            batch[positions[i].pop(0)] = resize_image(image, image_size)
     elif source.kind == PIXELS and faces is None:
         batch = source.data[indices]
         if batch.shape[1:3] != tuple(image_size) or batch.shape[-1] != n_channels:
@@ -72,7 +77,7 @@ def load_batch(
     else:  # decoded images of their own sizes (or pixel arrays to crop)
         images = [convert_channels(source.data[i], n_channels) for i in indices]
         if faces is not None:
-            images = [faces.crop(int(i), image) for i, image in zip(indices, images)]
+            images = [image for _, image in faces.crop_each(zip(indices, images))]
         batch = np.stack([resize_image(image, image_size) for image in images])
     if batch.dtype == np.uint8:
         return batch.astype(np.float32) * np.float32(1.0 / 255.0)

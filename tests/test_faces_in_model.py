@@ -189,3 +189,21 @@ def test_bad_face_boxes_are_named(photos, make_clf, face_boxes, match):
         make_clf(face_detector="haar").fit(paths, labels, face_boxes=face_boxes)
     with pytest.raises(ValueError, match="face_boxes needs face_detector"):
         make_clf().fit(paths, labels, face_boxes=[None] * len(paths))
+
+
+def test_faces_of_a_batch_are_found_in_few_detector_calls_within_a_pixel_budget(monkeypatch):
+    import skmood._face_boxes as face_boxes
+
+    calls = []
+    monkeypatch.setattr(FaceCropper, "_detect",
+                        lambda self, images: calls.append(len(images)) or [None] * len(images))
+    monkeypatch.setattr(face_boxes, "DETECT_GROUP_PIXELS", 300)  # three 10x10 images
+    faces = face_boxes.FaceBoxes(FaceCropper(margin=0.0), known={1: (0, 0, 5, 5)})
+    images = [np.zeros((10, 10, 3), np.uint8)] * 5
+
+    cropped = list(faces.crop_each(enumerate(images)))
+    assert [i for i, _ in cropped] == [0, 1, 2, 3, 4]
+    assert [image.shape for _, image in cropped] == [(10, 10, 3), (5, 5, 3)] + [(10, 10, 3)] * 3
+    assert calls == [2, 2] and faces.n_detected == 4  # images 0, 2 | 3, 4; 1 was known
+    list(faces.crop_each(enumerate(images)))
+    assert calls == [2, 2]  # remembered
