@@ -10,6 +10,7 @@ from ._image import decode_image
 from ._persistence import load, read_info, save
 from ._predict import predict_faces
 from ._presets import recommended_params
+from ._report import evaluation_report  # matplotlib is imported only when it runs
 from ._pretrained import load_pretrained, pretrained_info
 from ._version import __version__
 from .datasets import load_image_folder, make_faces
@@ -37,6 +38,7 @@ __all__ = [
     "SkmoodWarning",
     "__version__",
     "decode_image",
+    "evaluation_report",
     "load_image_folder",
     "load",
     "load_pretrained",

@@ -41,6 +41,7 @@ logger = logging.getLogger("skmood")
 
 __all__ = [
     "KerasClassifier",
+    "KerasProgressBar",
     "PyDataset",
     "keras",
     "export_inference",
@@ -188,7 +189,12 @@ def _read_determinism_setting() -> bool:
 
 
 class EpochLogger(keras.callbacks.Callback):
-    """Log one line per epoch to the ``skmood`` logger (shown by the CLI)."""
+    """Log one line per epoch to the ``skmood`` logger (shown by the CLI).
+
+    The records carry the attribute ``skmood_epoch_line`` (True), so that a
+    progress bar showing the same metrics can hold them back
+    (:func:`skmood._progress.training_bar`).
+    """
 
     def __init__(self, epochs: int):
         super().__init__()
@@ -196,7 +202,19 @@ class EpochLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted((logs or {}).items()))
-        logger.info("epoch %d/%d: %s", epoch + 1, self.epochs, metrics)
+        logger.info("epoch %d/%d: %s", epoch + 1, self.epochs, metrics,
+                    extra={"skmood_epoch_line": True})
+
+
+class KerasProgressBar(keras.callbacks.ProgbarLogger):
+    """Keras' own per-batch progress bar, as ``verbose=1`` draws it, whatever ``verbose`` is.
+
+    For the command line, which shows it on a terminal without changing the
+    estimator's ``verbose`` (a parameter saved with the model).
+    """
+
+    def set_params(self, params):
+        super().set_params({**params, "verbose": 1})
 
 
 def epoch_end_callback(on_epoch_end: Callable[[int, dict | None], None]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -28,6 +28,8 @@ __all__ = ["FacePredictions", "FacePredictor", "final_estimator", "predict_faces
 logger = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]
+#: Files decoded, cropped and classified together by ``predict_proba_files``.
+FILES_PER_CHUNK = 64
 
 
 def final_estimator(model: Any) -> Any:
@@ -146,9 +148,14 @@ class FacePredictor:
         proba = self.predict_network_input(self.network_input(crops))
         return proba, boxes, np.asarray(index, dtype=int)
 
-    def predict_proba_files(self, paths: Sequence[str], *, all_faces: bool = False
+    def predict_proba_files(self, paths: Sequence[str], *, all_faces: bool = False,
+                            progress: Callable[[int], None] | None = None
                             ) -> FacePredictions:
         """Class probabilities of image files, on their largest (or every) face.
+
+        Files are decoded, cropped and classified :data:`FILES_PER_CHUNK` at
+        a time (photos can be large); ``progress``, if given, is called with
+        the number of files of each chunk done.
 
         An unreadable file raises :class:`~skmood.ImageReadError`, unless the
         classifier's ``on_error`` is ``"skip"``: then it has one row of NaN
@@ -156,35 +163,46 @@ class FacePredictor:
         files.
         """
         loader = ImageLoader(color_mode=self.color_mode)
-        images, readable, failed = [], [], []
-        for i, path in enumerate(paths):
-            try:
-                images.append(loader.transform([path])[0])
-                readable.append(i)
-            except ImageReadError:
-                if self.classifier.on_error != "skip":
-                    raise
-                failed.append(path)
+        n_classes = len(self.classifier.classes_)
+        readable: list[int] = []
+        failed: list[str] = []
+        found_parts, found_boxes, index_parts = [np.empty((0, n_classes))], [], []
+        for start in range(0, len(paths), FILES_PER_CHUNK):
+            images, positions = [], []
+            for i in range(start, min(start + FILES_PER_CHUNK, len(paths))):
+                try:
+                    images.append(loader.transform([paths[i]])[0])
+                    positions.append(i)
+                except ImageReadError:
+                    if self.classifier.on_error != "skip":
+                        raise
+                    failed.append(paths[i])
+            readable.extend(positions)
+            if images:
+                if all_faces:
+                    found, boxes, index = self.predict_all_faces(images)
+                    index = np.asarray(positions, dtype=int)[index]
+                else:
+                    found, boxes = self.predict_proba_images(images)
+                    index = np.asarray(positions, dtype=int)
+                found_parts.append(found)
+                found_boxes.extend(boxes)
+                index_parts.append(index)
+            if progress is not None:
+                progress(min(FILES_PER_CHUNK, len(paths) - start))
         if failed:
             warnings.warn(
                 f"{len(failed)} of {len(paths)} image(s) could not be read "
                 f"({', '.join(map(repr, failed[:5]))}{', ...' if len(failed) > 5 else ''}); "
                 "their rows are empty (on_error='skip').", SkmoodWarning, stacklevel=3)
-        n_classes = len(self.classifier.classes_)
-        if all_faces:
-            found, found_boxes, index = (self.predict_all_faces(images) if images else
-                                         (np.empty((0, n_classes)), [], np.empty(0, int)))
-            index = np.asarray(readable, dtype=int)[index]
-        else:
-            found, found_boxes = (self.predict_proba_images(images) if images else
-                                  (np.empty((0, n_classes)), []))
-            index = np.asarray(readable, dtype=int)
+        found = np.concatenate(found_parts)
+        index = np.concatenate(index_parts) if index_parts else np.empty(0, int)
         for i, box in zip(index, found_boxes):
             logger.debug("%s: %s", paths[i], "no face" if box is None else f"face {box}")
-        if images:
+        if readable:
             with_face = len({int(i) for i, b in zip(index, found_boxes) if b is not None})
             logger.info("faces found in %d of %d image(s); the others are classified whole",
-                        with_face, len(images))
+                        with_face, len(readable))
         # Unreadable files keep one row each (NaN), in their place among the others.
         read = set(readable)
         rows = sorted([(int(i), k) for k, i in enumerate(index)]

@@ -12,6 +12,7 @@ import tempfile
 import time
 from typing import Any
 
+from .. import _progress as progress
 from .._classifier import HappySadClassifier
 from .._persistence import format_for_path, load
 from ..exceptions import SkmoodError
@@ -101,24 +102,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
     files = find_images(paths)  # cheap checks first: loading the model starts TensorFlow
     model = load_model(model_path, on_error=args.on_error)
     logger.info("predicting %d image(s)", len(files))
-    from .._predict import final_estimator, predict_faces
+    from .._predict import FacePredictor, final_estimator
 
     in_model = final_estimator(model).face_detector is not None
+    show = progress.wanted(sys.stderr, args.quiet)
     if args.all_faces or (args.crop_faces and not in_model):
-        proba, boxes, index = predict_faces(model, files, detector=args.detector,
-                                            all_faces=args.all_faces)
+        faces = FacePredictor(model, detector=args.detector)
+        with progress.file_progress(len(files), enabled=show, desc="predicting") as advance:
+            proba, boxes, index = faces.predict_proba_files(files, all_faces=args.all_faces,
+                                                            progress=advance)
         rows = [files[i] for i in index]
     else:  # whole images, or a model that crops faces itself (streamed from the files)
-        proba, boxes, rows = model.predict_proba(files), None, files
+        with progress.predict_progress(enabled=show):
+            proba, boxes, rows = model.predict_proba(files), None, files
     _write(format_predictions(rows, model.classes_, proba, args.format,
-                              boxes if args.all_faces else None),
+                              boxes if args.all_faces else None, args.min_confidence),
            args.output, f"{len(rows)} prediction(s)")
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Report accuracy, per-class metrics and the confusion matrix on a folder."""
-    from .._evaluation import evaluate_model
+    from .._evaluation import labelled_predictions, report_of
     from ..datasets import load_image_folder
 
     model_path, rest = split_model(args, n_rest=1)
@@ -126,12 +131,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise SkmoodError(f"evaluate takes [MODEL] DATA_DIR, got {len(args.paths)} arguments: "
                           f"{', '.join(map(repr, args.paths))}.")
     data_dir = rest[0]
+    if args.report is not None:  # fail before predicting, not after
+        from .._figures import require_matplotlib
+        from .._report import check_out_dir
+
+        require_matplotlib("skmood evaluate --report")
+        check_out_dir(args.report)
     paths, labels = load_image_folder(data_dir)
     model = load_model(model_path, on_error=args.on_error)
     name = model_path or PRETRAINED
     logger.info("evaluating on %d images in %r (%s)", len(paths), data_dir,
                 class_counts(labels))
-    report = evaluate_model(model, paths, labels)
+    with progress.predict_progress(enabled=progress.wanted(sys.stderr, args.quiet)):
+        found = labelled_predictions(model, paths, labels)
+    report = report_of(found, model.classes_)
+    if args.report is not None:
+        from .._report import write_report
+
+        write_report(model, paths, found, report, args.report,
+                     title=f"{os.path.basename(name)} on {data_dir}")
     if args.format == "json":
         print(json.dumps({"model": name, "data_dir": data_dir, **report}, indent=2))
     else:

@@ -246,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detector", choices=list(DETECTORS), default=None,
                    help="face detector of --crop-faces (default: haar; mtcnn needs the "
                         "'mtcnn' extra)")
+    p.add_argument("--min-confidence", type=_number(float, "a number in [0, 1]",
+                                                    lambda v: 0 <= v <= 1),
+                   default=None, metavar="P",
+                   help="answer 'unsure' (in the label column) for images whose most "
+                        "probable class has a probability below P, e.g. 0.7; the "
+                        "probabilities are shown as usual")
 
     p = command("evaluate", cmd_evaluate, "Evaluate a model on a folder with one "
                                            "sub-folder of images per class.")
@@ -256,6 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=list(EVALUATION_FORMATS), default="text",
                    help="output format (default: text)")
     _add_on_error(p, "leave unreadable images out of the metrics")
+    p.add_argument("--report", metavar="OUT_DIR",
+                   help="also write an HTML report to OUT_DIR: index.html with PNG figures "
+                        "(confusion matrix, ROC, precision-recall, reliability, accuracy vs "
+                        "coverage, training curves, the most confident mistakes); needs "
+                        "matplotlib: pip install 'skmood[plots]'")
 
     p = command("serve", cmd_serve, "Serve a model over HTTP: a JSON API (POST /predict) "
                                      "and a web page for images and a webcam.")

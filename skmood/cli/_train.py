@@ -6,10 +6,12 @@ import argparse
 import contextlib
 import logging
 import os
+import sys
 import time
 import warnings
 from typing import Any
 
+from .. import _progress as progress
 from .._classifier import HappySadClassifier
 from .._persistence import format_for_path, load, save
 from ..exceptions import SkmoodError, SkmoodWarning
@@ -102,7 +104,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if epochs > 0:
         clf.set_params(epochs=epochs)
-        clf.fit(paths, labels, callbacks=[_checkpointer(clf, checkpoint)])
+        # Keras' own per-batch bar within each epoch on a terminal; one log line per epoch
+        # otherwise (piped, or -q).
+        with progress.training_bar(enabled=progress.wanted(sys.stdout, args.quiet)) as bar:
+            clf.fit(paths, labels, callbacks=[_checkpointer(clf, checkpoint), *bar])
     seconds = time.perf_counter() - start
     save(clf, output, format=format_for_path(output))
     size = os.path.getsize(output)

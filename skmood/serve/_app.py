@@ -312,6 +312,10 @@ def create_app(model: Any, **options: Any) -> FastAPI:
                                "the whole image)."),
         filename: str | None = Query(
             None, max_length=255, description="Name reported for a raw image body."),
+        min_confidence: float | None = Query(
+            None, ge=0, le=1, description="Answer the label `unsure` (probabilities "
+                                          "unchanged) when the most probable class has a "
+                                          "probability below this, e.g. 0.7."),
     ) -> dict:
         start = time.perf_counter()
         content_type = request.headers.get("content-type", "")
@@ -332,7 +336,8 @@ def create_app(model: Any, **options: Any) -> FastAPI:
                     if v is not None)
         every = form.get("all_faces", all_faces)
         try:
-            predictions = await predictor.predict(uploads, crop, every)
+            predictions = await predictor.predict(uploads, crop, every,
+                                                  min_confidence=min_confidence)
         except ImageReadError as exc:
             raise _error(422, str(exc)) from exc
         except ServerBusyError as exc:

@@ -22,6 +22,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from .. import __version__, decode_image
+from .._confidence import labels_from_proba
 from .._predict import FacePredictor
 from ._batching import MicroBatcher
 
@@ -143,18 +144,21 @@ class Predictor:
             })
         return _Prepared(self.faces.network_input(images), rows)
 
-    def _answer(self, p: np.ndarray) -> dict:
-        best = int(np.argmax(p))
-        return {"label": str(self.classes[best]),
+    def _answer(self, p: np.ndarray, min_confidence: float | None = None) -> dict:
+        (label,) = labels_from_proba(p[np.newaxis], self.classes, min_confidence)
+        return {"label": str(label),
                 "probabilities": {str(c): float(v) for c, v in zip(self.classes, p)}}
 
     async def predict(self, uploads: list[Upload], crop_faces: bool,
-                      all_faces: bool = False) -> list[dict]:
+                      all_faces: bool = False, min_confidence: float | None = None
+                      ) -> list[dict]:
         """Classify ``uploads``; one result dict per image, in order.
 
         With ``all_faces``, each result also has ``faces``: one entry per
         face found (largest first) with its box, label and probabilities;
-        all the faces of the request go to the network in one batch.
+        all the faces of the request go to the network in one batch. With
+        ``min_confidence``, a label whose probability is below it reads
+        ``"unsure"``.
         """
         from starlette.concurrency import run_in_threadpool
 
@@ -166,9 +170,10 @@ class Predictor:
         for row in prepared.rows:
             seconds = row.pop("_seconds") + inference
             index, faces = row.pop("_row"), row.pop("_faces", None)
-            result = {**row, **self._answer(proba[index]), "time_ms": round(seconds * 1000.0, 3)}
+            result = {**row, **self._answer(proba[index], min_confidence),
+                      "time_ms": round(seconds * 1000.0, 3)}
             if faces is not None:
-                result["faces"] = [{"face_box": _box(box), **self._answer(proba[i])}
+                result["faces"] = [{"face_box": _box(box), **self._answer(proba[i], min_confidence)}
                                    for box, i in faces]
             results.append(result)
         return results

@@ -25,7 +25,8 @@ class FacePrediction(BaseModel):
 
     face_box: Box = Field(description="The face, in the pixel coordinates of the uploaded "
                                       "image.")
-    label: str = Field(description="The most probable class for this face.")
+    label: str = Field(description="The most probable class for this face, or 'unsure' "
+                                   "below ?min_confidence.")
     probabilities: dict[str, float] = Field(description="Probability of each class; they "
                                                         "sum to 1.")
 
@@ -35,7 +36,8 @@ class ImagePrediction(BaseModel):
 
     filename: str | None = Field(description="The upload's file name (null for raw bodies "
                                              "sent without ?filename=).")
-    label: str = Field(description="The most probable class.")
+    label: str = Field(description="The most probable class, or 'unsure' when its "
+                                   "probability is below ?min_confidence.")
     probabilities: dict[str, float] = Field(description="Probability of each class; they "
                                                         "sum to 1.")
     face_box: Box | None = Field(description="The face the image was cropped to, or null "
