@@ -16,7 +16,7 @@ import numpy as np
 
 from ._cache import DecodedCache
 from ._face_boxes import FaceBoxes
-from ._image import convert_channels, read_image, resize_image
+from ._image import convert_channels, read_image, read_images, resize_image
 from ._keras_backend import PyDataset, start_generator_dataset
 from ._malloc import undo_tensorflow_setting
 from ._validation import PATHS, PIXELS, ImageInput
@@ -51,13 +51,11 @@ def load_batch(
         batch = cache.take(indices, failures)
     elif source.kind == PATHS:
         images = []
-        for i in indices:
-            try:
-                image = read_image(source.data[i], color_mode=color_mode)
-            except ImageReadError as exc:
+        for i, image in zip(indices, read_images(source.data[indices], color_mode=color_mode)):
+            if isinstance(image, ImageReadError):
                 if failures is None:
-                    raise
-                failures[int(i)] = exc
+                    raise image
+                failures[int(i)] = image
                 image = np.zeros((*image_size, n_channels), np.uint8)
             else:
                 image = image if faces is None else faces.crop(int(i), image)

@@ -18,8 +18,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._compat import Interval, StrOptions, _fit_context
-from ._image import COLOR_MODES, read_image, resize_image
+from ._image import COLOR_MODES, read_images, resize_image
 from ._validation import PATHS, check_image_paths, check_image_size, check_images, reject_sparse
+from .exceptions import ImageReadError
 
 __all__ = ["ImageLoader", "ImageResizer", "PixelNormalizer"]
 
@@ -119,8 +120,10 @@ class ImageLoader(_StatelessTransformer):
         self._validate_params()
         paths = self._check_input(X)
         images = np.empty(len(paths), dtype=object)
-        for i, path in enumerate(paths):
-            images[i] = read_image(path, color_mode=self.color_mode)
+        for i, image in enumerate(read_images(paths, color_mode=self.color_mode)):
+            if isinstance(image, ImageReadError):
+                raise image
+            images[i] = image
         return images
 
     def _check_input(self, X):
