@@ -286,8 +286,8 @@ def missing(urls: list[str]) -> list[str]:
         key = (id(fs), parent)
         if key not in listed:
             try:
-                listed[key] = {e["name"].rstrip("/") for e in fs.ls(parent, detail=True)
-                               if e.get("type") == "file"}
+                entries = fs.ls(parent, detail=True, refresh=True)  # not a cached listing
+                listed[key] = {e["name"].rstrip("/") for e in entries if e.get("type") == "file"}
             except FileNotFoundError:
                 listed[key] = set()
             except Exception:  # noqa: BLE001 - unknown: let the read tell
