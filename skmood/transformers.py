@@ -79,7 +79,9 @@ class ImageLoader(_StatelessTransformer):
     -----
     ``X`` is an array-like of paths of shape ``(n_samples,)`` or
     ``(n_samples, 1)``; the second form is what imbalanced-learn samplers and
-    :class:`~sklearn.compose.ColumnTransformer` pass on.
+    :class:`~sklearn.compose.ColumnTransformer` pass on. A path may be a URL
+    (``"s3://bucket/x.png"``, ``"gs://..."``), read through fsspec, the URLs
+    of one call 16 at a time (:ref:`object-storage`).
 
     Examples
     --------
@@ -105,7 +107,7 @@ class ImageLoader(_StatelessTransformer):
         Parameters
         ----------
         X : array-like of shape (n_samples,) or (n_samples, 1)
-            Paths of image files (``str`` or ``os.PathLike``).
+            Paths of image files (``str`` or ``os.PathLike``), local or URLs.
 
         Returns
         -------
