@@ -296,7 +296,8 @@ default="auto"
     ``(n_samples, 1)`` (what imbalanced-learn samplers pass), a pixel array of
     shape ``(n_samples, height, width, channels)`` (uint8 0-255 or float 0-1), or
     a sequence of decoded images. Pixel arrays of another size are resized to
-    ``image_size`` batch by batch, also at prediction time.
+    ``image_size`` batch by batch, also at prediction time. Paths may be URLs
+    (``"s3://bucket/x.png"``), read through fsspec (:ref:`object-storage`).
 
     Precedence: ``model`` over ``backbone`` over ``architecture``. With a
     pretrained backbone (``weights`` not ``None``) training follows the Keras

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._cache import DecodedCache
 from ._face_boxes import FaceBoxes
-from ._image import convert_channels, read_image, resize_image
+from ._image import convert_channels, read_image, read_images, resize_image
 from ._keras_backend import PyDataset, start_generator_dataset
 from ._malloc import undo_tensorflow_setting
 from ._validation import PATHS, PIXELS, ImageInput
@@ -52,15 +52,14 @@ def load_batch(
     elif source.kind == PATHS:
         positions = {}
         batch = np.zeros((len(indices), *image_size, n_channels), np.uint8)
+        images = read_images(source.data[indices], color_mode=color_mode)
 
         def decoded():
-            for k, i in enumerate(indices):
-                try:
-                    image = read_image(source.data[i], color_mode=color_mode)
-                except ImageReadError as exc:
+            for k, (i, image) in enumerate(zip(indices, images)):
+                if isinstance(image, ImageReadError):
                     if failures is None:
-                        raise
-                    failures[int(i)] = exc  # stays a black image
+                        raise image
+                    failures[int(i)] = image  # stays a black image
                 else:
                     positions.setdefault(int(i), []).append(k)
                     yield int(i), image

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import skmood._cache as cache_module
+import skmood._image as image_module
 import skmood._sequence as sequence
 from skmood._augment import Augmenter
 from skmood._validation import check_images
@@ -25,7 +26,7 @@ def _count_decodes(monkeypatch):
         return real(path, **kwargs)
 
     monkeypatch.setattr(sequence, "read_image", spy)
-    monkeypatch.setattr(cache_module, "read_image", spy)
+    monkeypatch.setattr(image_module, "read_image", spy)  # behind read_images
     return calls
 
 

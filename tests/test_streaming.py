@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import skmood._image as image_module
 import skmood._sequence as sequence
 from skmood._validation import check_images
 from skmood.exceptions import ImageReadError
@@ -19,6 +20,7 @@ def _spy_on_decoding(monkeypatch):
         return real(path, **kwargs)
 
     monkeypatch.setattr(sequence, "read_image", spy)
+    monkeypatch.setattr(image_module, "read_image", spy)  # behind read_images
     return calls
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _paths
 from .._confidence import labels_from_proba
 from .._validation import python_scalar
 
@@ -31,7 +32,13 @@ __all__ = [
 
 
 def prepare_output(path: str | os.PathLike[str]) -> str:
-    """Return ``path`` absolute after creating its folder; raise if it is unusable."""
+    """Return ``path`` absolute after creating its folder; raise if it is unusable.
+
+    A URL (``s3://bucket/model.skmood``) is returned as given: object storage
+    has no folders to create, and a refused write fails when it happens.
+    """
+    if _paths.is_url(path):
+        return path
     path = os.path.abspath(os.fspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(f"output {path!r} is a directory; expected a file path.")

@@ -203,10 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "end to end, in a minute or two."))
     p = command("train", cmd_train, "Train a classifier on a folder with one "
                                      "sub-folder of images per class; save it with joblib.")
-    p.add_argument("data_dir", metavar="DATA_DIR", help="training folder (e.g. happy/, sad/)")
+    p.add_argument("data_dir", metavar="DATA_DIR", help="training folder (e.g. happy/, sad/), local or a URL such as "
+                        "s3://bucket/data (fsspec, the 'cloud' extra)")
     p.add_argument("-o", "--output", metavar="MODEL", required=True,
                    help="model file to write: MODEL.skmood (safe format, recommended) or "
-                        "MODEL.joblib (pickle); folders are created. After each epoch a "
+                        "MODEL.joblib (pickle); folders are created; a URL (s3://bucket/m.skmood) is "
+                        "uploaded. After each epoch a "
                         "checkpoint MODEL.checkpoint.skmood is written (removed at the end)")
     start = p.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true",
@@ -225,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("predict", cmd_predict, "Predict the label and class probabilities of images.")
     p.add_argument("paths", metavar="[MODEL] PATH", nargs="+",
-                   help="image files or folders (searched recursively), after an optional "
+                   help="image files or folders (searched recursively; local or URLs such as "
+                        "s3://bucket/photos/), after an optional "
                         "model file saved by 'skmood train' (only load files you trust; a "
                         "first argument that is a file without an image extension is the "
                         "model); without one, skmood's pretrained model answers")
@@ -256,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("evaluate", cmd_evaluate, "Evaluate a model on a folder with one "
                                            "sub-folder of images per class.")
     p.add_argument("paths", metavar="[MODEL] DATA_DIR", nargs="+",
-                   help="labelled folder (e.g. happy/, sad/), after an optional model file "
+                   help="labelled folder (e.g. happy/, sad/; local or a URL such as "
+                        "s3://bucket/data), after an optional model file "
                         "saved by 'skmood train' (default: the pretrained model)")
     p.add_argument("--model", metavar="MODEL", help="model file (the same as giving it first)")
     p.add_argument("--format", choices=list(EVALUATION_FORMATS), default="text",
