@@ -20,7 +20,8 @@ from ._image import COLOR_MODES
 from ._inference import INFERENCE_ENGINES  # also importable from here (the CLI's choices)
 from ._network_spec import ARCHITECTURES  # also importable from here (the CLI's choices)
 from ._precision import PRECISIONS  # also importable from here (the CLI's choices)
-from ._validation import check_image_size, check_images
+from ._validation import ON_ERROR  # also importable from here (the CLI's choices)
+from ._validation import check_image_size, check_images, predicted_labels
 from .exceptions import DatasetError, NotFittedError, SkmoodWarning
 
 logger = logging.getLogger(__name__)
@@ -32,8 +33,6 @@ _NAME = "HappySadClassifier"
 _PREDICT_BATCH_SIZE = 256
 #: Learning-rate schedules of ``lr_schedule``.
 LR_SCHEDULES = ("constant", "cosine")
-#: What an unreadable image does (``on_error``).
-ON_ERROR = ("raise", "skip")
 
 
 class HappySadClassifier(ClassifierMixin, BaseEstimator):
@@ -841,13 +840,7 @@ shape (n_samples, height, width, channels)
             Labels from ``classes_``. With ``on_error="skip"``, unreadable files
             get ``None`` (and the array becomes of dtype object).
         """
-        proba = self.predict_proba(X)
-        labels = self.classes_[np.argmax(np.nan_to_num(proba, nan=0.0), axis=1)]
-        failed = np.isnan(proba[:, 0])
-        if failed.any():
-            labels = labels.astype(object)
-            labels[failed] = None
-        return labels
+        return predicted_labels(self.predict_proba(X), self.classes_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
