@@ -20,6 +20,7 @@ from ._image import COLOR_MODES
 from ._inference import INFERENCE_ENGINES  # also importable from here (the CLI's choices)
 from ._network_spec import ARCHITECTURES  # also importable from here (the CLI's choices)
 from ._precision import PRECISIONS  # also importable from here (the CLI's choices)
+from ._validation import ON_ERROR  # also importable from here (the CLI's choices)
 from ._validation import check_image_size, check_images
 from .exceptions import DatasetError, NotFittedError, SkmoodWarning
 
@@ -32,8 +33,6 @@ _NAME = "HappySadClassifier"
 _PREDICT_BATCH_SIZE = 256
 #: Learning-rate schedules of ``lr_schedule``.
 LR_SCHEDULES = ("constant", "cosine")
-#: What an unreadable image does (``on_error``).
-ON_ERROR = ("raise", "skip")
 
 
 class HappySadClassifier(ClassifierMixin, BaseEstimator):

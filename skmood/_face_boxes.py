@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from ._face_crop import FaceCropper
+from ._faces import FaceFinder
 
 __all__ = ["FaceBoxes", "face_cropper"]
 
@@ -28,9 +28,13 @@ DETECT_GROUP_PIXELS = 64_000_000
 _MISSING = object()
 
 
-def face_cropper(detector: str, margin: float) -> FaceCropper:
-    """The :class:`~skmood.FaceCropper` of a classifier's ``face_detector``/``face_margin``."""
-    return FaceCropper(detector=detector, margin=float(margin))
+def face_cropper(detector: str, margin: float) -> FaceFinder:
+    """The detector and crop of a classifier's ``face_detector``/``face_margin``.
+
+    :class:`~skmood.FaceCropper`'s (:class:`skmood._faces.FaceFinder`), without
+    scikit-learn, so that the lean runtime (:mod:`skmood.runtime`) crops alike.
+    """
+    return FaceFinder(detector=detector, margin=float(margin))
 
 
 def _as_uint8(image: np.ndarray) -> np.ndarray:
@@ -45,7 +49,7 @@ class FaceBoxes:
 
     Parameters
     ----------
-    cropper : FaceCropper
+    cropper : skmood._faces.FaceFinder
         Detector and margin.
     known : mapping of int to box or None, default=None
         Boxes already known, by image index (``None``: no face, the whole
@@ -57,7 +61,7 @@ class FaceBoxes:
         How many images were run through the detector (tests count it).
     """
 
-    def __init__(self, cropper: FaceCropper, known: Mapping[int, Box | None] | None = None):
+    def __init__(self, cropper: FaceFinder, known: Mapping[int, Box | None] | None = None):
         self.cropper = cropper
         self._boxes: dict[int, Box | None] = dict(known or {})
         self._lock = threading.Lock()
@@ -67,7 +71,7 @@ class FaceBoxes:
         """The largest face of image ``index`` (``image`` is only read the first time)."""
         box = self._boxes.get(index, _MISSING)
         if box is _MISSING:
-            box = self.cropper._detect([_as_uint8(image)])[0]
+            box = self.cropper.detect([_as_uint8(image)])[0]
             with self._lock:
                 self._boxes[index] = box
                 self.n_detected += 1
@@ -106,7 +110,7 @@ class FaceBoxes:
     def crop(self, index: int, image: np.ndarray) -> np.ndarray:
         """Image ``index`` cropped to its largest face with the margin, or whole."""
         box = self.box(index, image)
-        return image if box is None else self.cropper._crop([image], [box])[0]
+        return image if box is None else self.cropper.crop([image], [box])[0]
 
     def boxes(self, n: int) -> list[Box | None]:
         """The boxes of images ``0 .. n - 1`` found so far (``None`` if not yet)."""

@@ -314,6 +314,46 @@ def export_inference(model, directory: str) -> None:
     archive.write_out(directory, verbose=False)
 
 
+def _pixels_spec(name: str):
+    """uint8 RGB images of any number, height and width (an exported model's input)."""
+    import tensorflow as tf
+
+    return tf.TensorSpec((None, None, None, 3), tf.uint8, name=name)
+
+
+def export_function(model, function, directory: str, *, input_name: str) -> None:
+    """Save ``function`` (uint8 RGB pixels -> dict of outputs) as a SavedModel.
+
+    Its one signature, ``serving_default``, takes ``input_name``; ``model``
+    (the network ``function`` calls) is tracked so that its weights are saved.
+    For :func:`skmood.export` (SavedModel and LiteRT).
+    """
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", function,
+                         input_signature=[_pixels_spec(input_name)])
+    archive.write_out(directory, verbose=False)
+
+
+def onnx_from_function(function, *, input_name: str, opset: int) -> bytes:
+    """``function`` (uint8 RGB pixels -> dict of outputs) converted to ONNX by tf2onnx.
+
+    The converter Keras' own ``Model.export(format="onnx")`` uses on the
+    TensorFlow backend, here on a function holding the preprocessing too.
+    """
+    import tensorflow as tf
+
+    try:
+        import tf2onnx
+    except ImportError as exc:
+        raise ImportError("skmood.export(format='onnx') needs tf2onnx and onnx: pip install "
+                          "'skmood[export]'.") from exc
+    model, _ = tf2onnx.convert.from_function(tf.function(function),
+                                             input_signature=[_pixels_spec(input_name)],
+                                             opset=opset)
+    return model.SerializeToString()
+
+
 def network_to_bytes(model, include_optimizer: bool = True) -> bytes:
     """The network in Keras' native ``.keras`` format (no pickle), as bytes.
 

@@ -3,27 +3,33 @@
 One home for "predict with face cropping", used by the command line
 (``skmood predict --crop-faces``), the server (``skmood serve``) and the
 Python API (:func:`predict_faces`): decode each image in the colour mode the
-model reads, find the largest face with a :class:`~skmood.FaceCropper`, crop
-it (the whole image when there is none), run the model's own preprocessing
+model reads, find the largest face (the detectors of :class:`~skmood.FaceCropper`),
+crop it (the whole image when there is none), run the model's own preprocessing
 steps after its :class:`~skmood.ImageLoader`, and finally the classifier.
+
+The model is a fitted :class:`~skmood.HappySadClassifier`, a pipeline ending in
+one, or an exported model of :mod:`skmood.runtime`. This module imports
+neither scikit-learn nor TensorFlow: a scikit-learn pipeline or a Keras
+classifier can exist only once their modules are imported, so they are
+recognised through ``sys.modules``, and exported models run without either.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
-from sklearn.pipeline import Pipeline
 
-from ._classifier import HappySadClassifier
-from ._face_crop import FaceCropper
+from ._faces import FaceFinder
+from ._image import read_image, resize_image
 from .exceptions import ImageReadError, SkmoodWarning
-from .transformers import ImageLoader, ImageResizer
 
-__all__ = ["FacePredictions", "FacePredictor", "final_estimator", "predict_faces"]
+__all__ = ["FacePredictions", "FacePredictor", "final_estimator", "pipeline_steps",
+           "predict_faces", "step_names"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +38,38 @@ Box = tuple[int, int, int, int]
 FILES_PER_CHUNK = 64
 
 
+def _instance_of(obj: Any, module: str, name: str) -> bool:
+    """``isinstance(obj, module.name)``, without importing ``module`` (False if not loaded)."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(obj, getattr(loaded, name))
+
+
+def pipeline_steps(model: Any) -> list[tuple[str, Any]]:
+    """The ``(name, step)`` pairs before a scikit-learn pipeline's last step; ``[]`` otherwise."""
+    if _instance_of(model, "sklearn.pipeline", "Pipeline") and model.steps:
+        return list(model.steps[:-1])
+    return []
+
+
 def final_estimator(model: Any) -> Any:
     """The classifier itself, or the last step of a pipeline."""
-    return model.steps[-1][1] if isinstance(model, Pipeline) and model.steps else model
+    if _instance_of(model, "sklearn.pipeline", "Pipeline") and model.steps:
+        return model.steps[-1][1]
+    return model
+
+
+def step_names(model: Any) -> list[str]:
+    """Class names of a model's steps, the classifier last (an exported model: the original's)."""
+    final = final_estimator(model)
+    if _instance_of(final, "skmood.runtime._model", "ExportedModel"):
+        return list(final.pipeline)
+    return [type(step).__name__ for _, step in pipeline_steps(model)] + [type(final).__name__]
+
+
+def _is_fitted_model(final: Any) -> bool:
+    if _instance_of(final, "skmood._classifier", "HappySadClassifier"):
+        return hasattr(final, "model_")
+    return _instance_of(final, "skmood.runtime._model", "ExportedModel")
 
 
 class FacePredictor:
@@ -42,48 +77,53 @@ class FacePredictor:
 
     Parameters
     ----------
-    model : HappySadClassifier or Pipeline
+    model : HappySadClassifier, Pipeline or skmood.runtime.ExportedModel
         Fitted; a Pipeline ends with a HappySadClassifier. A leading
         :class:`~skmood.ImageLoader` step gives the colour mode images are
         decoded in and is skipped (images arrive decoded).
     detector : {"haar", "mtcnn"} or None, default=None
-        Face detector of the :class:`~skmood.FaceCropper`; ``None``: the
+        Face detector (those of :class:`~skmood.FaceCropper`); ``None``: the
         classifier's own ``face_detector``, else ``"haar"``. When the
         classifier crops faces itself, its ``face_margin`` is used, and the
-        faces found here are handed to it (nothing is detected twice).
+        faces found here are handed to it (nothing is detected twice). An
+        exported model picks its detector itself
+        (:meth:`skmood.runtime.ExportedModel.face_finder`).
 
     Attributes
     ----------
-    classifier : HappySadClassifier
+    classifier : HappySadClassifier or skmood.runtime.ExportedModel
         The model's last step.
     color_mode : {"rgb", "grayscale"}
         How images must be decoded for this model.
-    cropper : FaceCropper
+    cropper : skmood._faces.FaceFinder
         The face detector and cropper.
     """
 
     def __init__(self, model: Any, *, detector: str | None = None) -> None:
         final = final_estimator(model)
-        if not isinstance(final, HappySadClassifier) or not hasattr(final, "model_"):
+        if not _is_fitted_model(final):
             raise TypeError(
-                "expected a fitted HappySadClassifier or a Pipeline ending in one, got "
-                f"{type(model).__name__}."
+                "expected a fitted HappySadClassifier, a Pipeline ending in one or an exported "
+                f"model (skmood.runtime.load), got {type(model).__name__}."
             )
-        steps = list(model.steps[:-1]) if isinstance(model, Pipeline) else []
+        steps = pipeline_steps(model)
         self.model = model
         self.classifier = final
         self.color_mode = "grayscale" if final.input_shape_[2] == 1 else "rgb"
-        if steps and isinstance(steps[0][1], ImageLoader):
+        if steps and _instance_of(steps[0][1], "skmood.transformers", "ImageLoader"):
             self.color_mode = steps[0][1].color_mode
             steps = steps[1:]
         self.steps = [step for _, step in steps]
         #: The classifier crops faces itself (``face_detector``): give it crops
         #: and tell it not to look for faces again.
         self.in_model = final.face_detector is not None
-        margin = final.face_margin if self.in_model else FaceCropper().margin
-        self.cropper = FaceCropper(detector=detector or final.face_detector or "haar",
-                                   margin=margin)
-        self._resizer = ImageResizer(image_size=final.input_shape_[:2])
+        if _instance_of(final, "skmood.runtime._model", "ExportedModel"):
+            self.cropper = final.face_finder(detector)
+        else:
+            margin = final.face_margin if self.in_model else FaceFinder().margin
+            self.cropper = FaceFinder(detector=detector or final.face_detector or "haar",
+                                      margin=float(margin))
+        self._image_size = tuple(final.input_shape_[:2])
 
     def crop(self, images: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[Box | None]]:
         """The largest face of each decoded image (the image itself if none), and its box."""
@@ -97,8 +137,8 @@ class FacePredictor:
         X: Any = images
         for step in self.steps:
             X = step.transform(X)
-        if not (isinstance(X, np.ndarray) and X.ndim == 4):
-            X = self._resizer.transform(X)
+        if not (isinstance(X, np.ndarray) and X.ndim == 4):  # ImageResizer's work
+            X = np.stack([resize_image(image, self._image_size) for image in X])
         return X
 
     def predict_network_input(self, X: np.ndarray) -> np.ndarray:
@@ -162,7 +202,6 @@ class FacePredictor:
         and its box is ``None``, with one warning naming the first five such
         files.
         """
-        loader = ImageLoader(color_mode=self.color_mode)
         n_classes = len(self.classifier.classes_)
         readable: list[int] = []
         failed: list[str] = []
@@ -171,7 +210,7 @@ class FacePredictor:
             images, positions = [], []
             for i in range(start, min(start + FILES_PER_CHUNK, len(paths))):
                 try:
-                    images.append(loader.transform([paths[i]])[0])
+                    images.append(read_image(paths[i], color_mode=self.color_mode))
                     positions.append(i)
                 except ImageReadError:
                     if self.classifier.on_error != "skip":
@@ -241,8 +280,9 @@ def predict_faces(model: Any, paths: Sequence[str], *, detector: str | None = No
 
     Parameters
     ----------
-    model : HappySadClassifier or Pipeline
-        A fitted classifier, or a fitted pipeline ending in one.
+    model : HappySadClassifier, Pipeline or skmood.runtime.ExportedModel
+        A fitted classifier, a fitted pipeline ending in one, or an exported
+        model (:func:`skmood.runtime.load`).
     paths : sequence of str
         Image files.
     detector : {"haar", "mtcnn"} or None, default=None

@@ -20,11 +20,9 @@ from sklearn.utils.validation import column_or_1d
 
 from . import _paths
 from ._image import read_images
-from ._validation import PATHS, ImageInput, check_images
+# describe_failures: also importable from here (the classifier's messages)
+from ._validation import N_SHOWN, PATHS, ImageInput, check_images, describe_failures  # noqa: F401
 from .exceptions import DatasetError, ImageReadError, SkmoodWarning
-
-#: How many offending files an error or warning lists.
-N_SHOWN = 5
 
 
 @dataclass
@@ -182,13 +180,6 @@ def check_files_exist(data: ImageInput, owner: str) -> None:
             f"{owner}: {len(missing)} of {len(data)} image paths are not existing files: "
             f"{shown}{more}; fix the paths or pass on_error='skip'."
         )
-
-
-def describe_failures(failures: dict[int, Exception], total: int) -> str:
-    """``"3 of 120 images ...: <first 5 messages>"`` for warnings and errors."""
-    shown = "; ".join(str(failures[k]).rstrip(".") for k in sorted(failures)[:N_SHOWN])
-    more = f" (and {len(failures) - N_SHOWN} more)" if len(failures) > N_SHOWN else ""
-    return f"{len(failures)} of {total} images could not be read: {shown}{more}"
 
 
 def _without(split: Split, failures: dict[int, Exception], owner: str) -> Split:

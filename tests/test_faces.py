@@ -342,7 +342,7 @@ def test_mtcnn_detector():
 
 
 def test_mtcnn_gets_images_of_one_shape_in_one_call_and_boxes_go_back_in_order(monkeypatch):
-    import skmood._face_crop as face_crop
+    import skmood._faces as face_crop  # the detectors live there
 
     calls = []
 
@@ -393,7 +393,7 @@ def test_predict_faces_is_the_explicit_steps_and_names_each_box(tmp_path, detect
 def test_mtcnn_retracing_warnings_are_dropped_and_only_those(caplog, monkeypatch):
     import logging
 
-    import skmood._face_crop as face_crop
+    import skmood._faces as face_crop  # the detectors live there
 
     tf_log = logging.getLogger("tensorflow")
     retracing = "5 out of the last 5 calls to <function> triggered tf.function retracing."

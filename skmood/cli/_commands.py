@@ -1,4 +1,9 @@
-"""``skmood predict``, ``evaluate``, ``serve`` and ``demo``."""
+"""``skmood predict``, ``evaluate``, ``serve``, ``export`` and ``demo``.
+
+Imported with the parser, so nothing heavy at module level: scikit-learn and
+TensorFlow load inside the commands that need them (``predict`` and ``serve``
+on an exported model need neither).
+"""
 
 from __future__ import annotations
 
@@ -13,14 +18,12 @@ import time
 from typing import Any
 
 from .. import _progress as progress
-from .._classifier import HappySadClassifier
-from .._persistence import format_for_path, load
 from ..exceptions import SkmoodError
 from ._format import (class_counts, format_evaluation, format_predictions, format_table,
                       prepare_output)
 
-__all__ = ["DEMO_DEFAULTS", "cmd_demo", "cmd_evaluate", "cmd_predict", "cmd_serve",
-           "load_model"]
+__all__ = ["DEMO_DEFAULTS", "cmd_demo", "cmd_evaluate", "cmd_export", "cmd_predict",
+           "cmd_serve", "load_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,17 +36,22 @@ DEMO_DEFAULTS: dict[str, Any] = {
 #: What ``--init``/``--model`` accept for the model shipped with skmood.
 PRETRAINED = "pretrained"
 #: Extensions that make a first positional argument the model file.
-MODEL_EXTENSIONS = (".skmood", ".joblib", ".pkl", ".pickle")
+MODEL_EXTENSIONS = (".skmood", ".joblib", ".pkl", ".pickle", ".onnx", ".tflite")
 
 
-def load_model(path: str | None, on_error: str | None = None) -> Any:
+def load_model(path: str | None, on_error: str | None = None, detector: str | None = None
+               ) -> Any:
     """A model file named on the command line: :func:`skmood.load`, joblib allowed.
 
     The CLI reads files its user names, so joblib files are unpickled (its
     help says to use only files you trust); ``.skmood`` files never are.
-    ``None`` or ``"pretrained"`` is skmood's pretrained model.
-    ``on_error``, if given, replaces the classifier's.
+    Exported ``.onnx``/``.tflite`` files load on :mod:`skmood.runtime`
+    (no TensorFlow, no scikit-learn). ``None`` or ``"pretrained"`` is
+    skmood's pretrained model. ``on_error``, if given, replaces the
+    classifier's; ``detector`` is an exported model's face detector
+    (:func:`skmood.runtime.load`).
     """
+    from .._export_format import load_model_file, sniff
     from .._predict import final_estimator
 
     if path is None or path == PRETRAINED:
@@ -52,8 +60,13 @@ def load_model(path: str | None, on_error: str | None = None) -> Any:
         logger.info("using skmood's pretrained model (skmood.pretrained_info() says what it "
                     "was trained on)")
         model = load_pretrained()
+    elif sniff(path) is not None:
+        model = load_model_file(path, on_error=on_error, detector=detector)
+        logger.info("running the exported model %r on %s (no TensorFlow)", path,
+                    model.engine)
+        return model
     else:
-        model = load(path, allow_pickle=True)
+        model = load_model_file(path, allow_pickle=True)
     if on_error is not None:
         final_estimator(model).set_params(on_error=on_error)
     return model
@@ -100,7 +113,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     model_path, paths = split_model(args)
     files = find_images(paths)  # cheap checks first: loading the model starts TensorFlow
-    model = load_model(model_path, on_error=args.on_error)
+    model = load_model(model_path, on_error=args.on_error, detector=args.detector)
     logger.info("predicting %d image(s)", len(files))
     from .._predict import FacePredictor, final_estimator
 
@@ -163,7 +176,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..serve import run  # FastAPI and uvicorn load here only
 
     api_key = args.api_key or os.environ.get("SKMOOD_API_KEY") or None
-    model = load_model(args.model)  # once, before binding: a bad file fails here
+    # Once, before binding: a bad file fails here.
+    model = load_model(args.model, detector=args.detector)
     logger.info("serving %r on http://%s:%d/ (the page at /, the API's documentation at "
                 "/docs)%s", args.model or PRETRAINED, args.host, args.port,
                 "; requests need the API key" if api_key else "")
@@ -175,13 +189,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export a model to ONNX, LiteRT or a SavedModel."""
+    from .._export import export
+    from .._export_format import SUFFIXES
+
+    output = args.output
+    fmt = args.format
+    if fmt is None:
+        fmt = next((name for name, suffix in SUFFIXES.items()
+                    if output.lower().endswith(suffix)), None)
+        if fmt is None:
+            raise SkmoodError(f"cannot tell the export format from {output!r}: name it .onnx "
+                              "or .tflite, or give --format (onnx, litert, litert-int8, "
+                              "savedmodel).")
+    model = load_model(args.model)
+    output = prepare_output(output) if fmt != "savedmodel" else os.path.abspath(output)
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    export(model, output, format=fmt)
+    size = (os.path.getsize(output) if os.path.isfile(output) else
+            sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(output)
+                for f in files))
+    logger.info("wrote %r (%s, %.2f MB): uint8 RGB pixels of any size in, the probability "
+                "of each class out; skmood.runtime.load(%r) predicts with it", output, fmt,
+                size / 1e6, output)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate faces, train, evaluate, predict, save and reload: end to end."""
     import numpy as np
     from sklearn.model_selection import train_test_split
 
+    from .._classifier import HappySadClassifier
     from .._evaluation import metrics_report
-    from .._persistence import save
+    from .._persistence import format_for_path, save
     from ..datasets import make_faces
 
     start = time.perf_counter()

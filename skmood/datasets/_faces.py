@@ -10,7 +10,6 @@ from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageDraw
-from sklearn.utils import check_random_state
 
 from ..exceptions import DatasetError
 from ._folder import _object_array
@@ -145,6 +144,9 @@ def make_faces(
     n_samples, (height, width), suffix = _check_params(
         n_samples, image_size, color_mode, happy_fraction, noise, occlusion, image_format
     )
+    # Imported here: listing files (datasets.find_images) must work without scikit-learn.
+    from sklearn.utils import check_random_state
+
     rng = check_random_state(random_state)
     n_happy = int(round(n_samples * happy_fraction))
     if 0 < happy_fraction < 1 and n_samples >= 2:

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.pipeline import Pipeline
 
-from .. import __version__, decode_image
 from .._confidence import labels_from_proba
-from .._predict import FacePredictor
+from .._image import decode_image
+from .._predict import FacePredictor, step_names
+from .._version import __version__
 from ._batching import MicroBatcher
 
 __all__ = ["Predictor", "Upload"]
@@ -67,12 +67,13 @@ class Predictor:
 
     Parameters
     ----------
-    model : HappySadClassifier or Pipeline
+    model : HappySadClassifier, Pipeline or skmood.runtime.ExportedModel
         Fitted; a Pipeline ends with a HappySadClassifier. A leading
         :class:`~skmood.ImageLoader` step is replaced by in-memory decoding
-        with its colour mode.
+        with its colour mode. An exported model runs on the lean runtime
+        (no TensorFlow, no scikit-learn).
     detector : {"haar", "mtcnn"} or None, default=None
-        Face detector of the :class:`~skmood.FaceCropper`; ``None``: the
+        Face detector (those of :class:`~skmood.FaceCropper`); ``None``: the
         model's own ``face_detector``, else ``"haar"``.
     max_image_pixels : int, default=40_000_000
         Larger images are refused before decoding.
@@ -92,8 +93,7 @@ class Predictor:
         self.classifier = final
         self.input_shape = tuple(int(v) for v in final.input_shape_)
         self.color_mode = self.faces.color_mode
-        self.step_names = [type(step).__name__ for _, step in
-                           (model.steps if isinstance(model, Pipeline) else [("", final)])]
+        self.step_names = step_names(model)
         self.classes = [c.item() if isinstance(c, np.generic) else c for c in final.classes_]
         self.cropper = self.faces.cropper
         self.max_image_pixels = max_image_pixels
