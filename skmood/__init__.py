@@ -8,7 +8,8 @@ from ._classifier import HappySadClassifier
 from ._face_crop import FaceCropper  # OpenCV is imported only when faces are detected
 from ._image import decode_image
 from ._persistence import load, read_info, save
-from ._predict import predict_faces
+from ._overlay import overlay_heatmap
+from ._predict import explain_faces, predict_faces
 from ._presets import recommended_params
 from ._pretrained import load_pretrained, pretrained_info
 from ._version import __version__
@@ -37,10 +38,12 @@ __all__ = [
     "SkmoodWarning",
     "__version__",
     "decode_image",
+    "explain_faces",
     "load_image_folder",
     "load",
     "load_pretrained",
     "make_faces",
+    "overlay_heatmap",
     "predict_faces",
     "pretrained_info",
     "read_info",

@@ -23,7 +23,8 @@ from ._face_crop import FaceCropper
 from .exceptions import ImageReadError, SkmoodWarning
 from .transformers import ImageLoader, ImageResizer
 
-__all__ = ["FacePredictions", "FacePredictor", "final_estimator", "predict_faces"]
+__all__ = ["FaceExplanations", "FacePredictions", "FacePredictor", "explain_faces",
+           "final_estimator", "predict_faces"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,9 +93,26 @@ class FacePredictor:
 
     def network_input(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """The model's preprocessing steps, then the classifier's input size."""
+        return self._network_input(images)
+
+    def _network_input(self, images: Sequence[np.ndarray], regions: list | None = None
+                       ) -> np.ndarray:
+        """:meth:`network_input`; a :class:`FaceCropper` step also narrows ``regions``.
+
+        ``regions``: the part ``(x, y, width, height)`` of some original image
+        that each of ``images`` shows; replaced, in place, by the part that
+        each network input shows.
+        """
         X: Any = images
         for step in self.steps:
-            X = step.transform(X)
+            if regions is not None and isinstance(step, FaceCropper):
+                boxes = step.detect(X)
+                for i, (image, box) in enumerate(zip(X, boxes)):
+                    regions[i] = _within(regions[i], image.shape,
+                                         step._crop_region(box, image.shape))
+                X = step.crop(X, boxes)
+            else:
+                X = step.transform(X)
         if not (isinstance(X, np.ndarray) and X.ndim == 4):
             X = self._resizer.transform(X)
         return X
@@ -114,6 +132,32 @@ class FacePredictor:
         if not len(images):
             return np.empty((0, len(self.classifier.classes_))), []
         return self.predict_network_input(self.network_input(images)), boxes
+
+    def explain_network_input(self, X: np.ndarray, target: Any = None) -> np.ndarray:
+        """Grad-CAM maps (:meth:`HappySadClassifier.explain`) of :meth:`network_input`'s output."""
+        from ._gradcam import explain_classifier
+
+        return explain_classifier(self.classifier, X, target,
+                                  boxes=[None] * len(X) if self.in_model else None)
+
+    def explain_images(self, images: Sequence[np.ndarray], *, crop_faces: bool = True,
+                       target: Any = None) -> FaceExplanations:
+        """Grad-CAM maps of decoded images, on their largest face, and where they go.
+
+        The class explained is ``target`` (a label, or one per image), else
+        the one predicted; the regions say which part of each image its map
+        covers (the face crop, or the whole image).
+        """
+        boxes: list[Box | None] = [None] * len(images)
+        crops = images
+        if crop_faces:
+            crops, boxes = self.crop(images)
+        regions = [self.cropper._crop_region(b, im.shape) for b, im in zip(boxes, images)]
+        X = self._network_input(crops, regions)
+        proba = self.predict_network_input(X)
+        if target is None:
+            target = self.classifier.classes_[np.argmax(proba, axis=1)]
+        return FaceExplanations(self.explain_network_input(X, target), regions, boxes, proba)
 
     def crop_all(self, images: Sequence[np.ndarray], *, whole_if_none: bool = False
                  ) -> tuple[list[np.ndarray], list[Box | None], np.ndarray]:
@@ -146,14 +190,13 @@ class FacePredictor:
         proba = self.predict_network_input(self.network_input(crops))
         return proba, boxes, np.asarray(index, dtype=int)
 
-    def predict_proba_files(self, paths: Sequence[str], *, all_faces: bool = False
-                            ) -> FacePredictions:
-        """Class probabilities of image files, on their largest (or every) face.
+    def read_files(self, paths: Sequence[str], what: str = "rows are empty"
+                   ) -> tuple[list[np.ndarray], list[int]]:
+        """The decoded images of ``paths`` that can be read, and their indices.
 
         An unreadable file raises :class:`~skmood.ImageReadError`, unless the
-        classifier's ``on_error`` is ``"skip"``: then it has one row of NaN
-        and its box is ``None``, with one warning naming the first five such
-        files.
+        classifier's ``on_error`` is ``"skip"``: then one warning names the
+        first five such files and says their ``what``.
         """
         loader = ImageLoader(color_mode=self.color_mode)
         images, readable, failed = [], [], []
@@ -169,7 +212,19 @@ class FacePredictor:
             warnings.warn(
                 f"{len(failed)} of {len(paths)} image(s) could not be read "
                 f"({', '.join(map(repr, failed[:5]))}{', ...' if len(failed) > 5 else ''}); "
-                "their rows are empty (on_error='skip').", SkmoodWarning, stacklevel=3)
+                f"their {what} (on_error='skip').", SkmoodWarning, stacklevel=4)
+        return images, readable
+
+    def predict_proba_files(self, paths: Sequence[str], *, all_faces: bool = False
+                            ) -> FacePredictions:
+        """Class probabilities of image files, on their largest (or every) face.
+
+        An unreadable file raises :class:`~skmood.ImageReadError`, unless the
+        classifier's ``on_error`` is ``"skip"``: then it has one row of NaN
+        and its box is ``None``, with one warning naming the first five such
+        files.
+        """
+        images, readable = self.read_files(paths, "rows are empty")
         n_classes = len(self.classifier.classes_)
         if all_faces:
             found, found_boxes, index = (self.predict_all_faces(images) if images else
@@ -208,6 +263,91 @@ class FacePredictions(NamedTuple):
     boxes: list
     #: The index, in ``paths``, of the image of each row.
     image_index: np.ndarray
+
+
+class FaceExplanations(NamedTuple):
+    """What :func:`explain_faces` returns: one row per image."""
+
+    #: Grad-CAM maps, ``(n, height, width)`` at the network's input size, in [0, 1].
+    heatmaps: np.ndarray
+    #: The part ``(x, y, width, height)`` of each image that its map covers (the
+    #: face crop, or the whole image), for :func:`~skmood.overlay_heatmap`'s ``box``.
+    regions: list
+    #: The face found in each image (``None``: none, the whole image was used).
+    boxes: list
+    #: Class probabilities, columns in the order of ``classes_``.
+    proba: np.ndarray
+
+
+def _within(outer: Box, shape: tuple, inner: Box) -> Box:
+    """``inner``, a region of an image of ``shape`` showing ``outer``, in ``outer``'s frame."""
+    x, y, w, h = outer
+    sx, sy = w / shape[1], h / shape[0]
+    return (x + round(inner[0] * sx), y + round(inner[1] * sy),
+            max(1, round(inner[2] * sx)), max(1, round(inner[3] * sy)))
+
+
+def explain_faces(model: Any, paths: Sequence[str], *, target: Any = None,
+                  detector: str | None = None) -> FaceExplanations:
+    """Grad-CAM heat maps of the largest face of each image file, and where they go.
+
+    For photos: each image is decoded, its largest face found and cropped
+    (the whole image when none is found), as :func:`predict_faces` does,
+    and explained with :meth:`HappySadClassifier.explain` (a ``FaceCropper``
+    step of a pipeline narrows the region further). Draw a map over its
+    photo with ``overlay_heatmap(photo, heatmaps[i], box=regions[i])``.
+    ``skmood explain`` and ``skmood serve`` explain this way.
+
+    Parameters
+    ----------
+    model : HappySadClassifier or Pipeline
+        A fitted classifier, or a fitted pipeline ending in one.
+    paths : sequence of str
+        Image files.
+    target : label, array-like of shape (n_paths,) or None, default=None
+        The class explained (one of ``classes_``, or one per file); ``None``:
+        the class predicted for each image.
+    detector : {"haar", "mtcnn"} or None, default=None
+        Face detector; ``None``: the classifier's ``face_detector`` if it has
+        one, else ``"haar"``.
+
+    Returns
+    -------
+    explanations : FaceExplanations
+        A named tuple ``(heatmaps, regions, boxes, proba)``: a map per file
+        at the network's input size, the part ``(x, y, width, height)`` of
+        the image it covers, the face box found (``None`` if none) and the
+        class probabilities. A file that cannot be read (with the
+        classifier's ``on_error="skip"``) has a map of NaN and no region.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skmood import HappySadClassifier, explain_faces, make_faces
+    >>> paths, y = make_faces(20, image_size=(16, 16), random_state=0,
+    ...                       directory=tempfile.mkdtemp())
+    >>> clf = HappySadClassifier(image_size=(16, 16), conv_filters=(4,), dense_units=4,
+    ...                          epochs=1, random_state=0).fit(paths, y)
+    >>> heatmaps, regions, boxes, proba = explain_faces(clf, paths[:2])
+    >>> heatmaps.shape, regions  # no face found in 16x16 cartoons: whole images
+    ((2, 16, 16), [(0, 0, 16, 16), (0, 0, 16, 16)])
+    """
+    predictor = FacePredictor(model, detector=detector)
+    paths = list(paths)
+    images, readable = predictor.read_files(paths, "heat maps are NaN")
+    height, width = predictor.classifier.input_shape_[:2]
+    heatmaps = np.full((len(paths), height, width), np.nan, np.float32)
+    proba = np.full((len(paths), len(predictor.classifier.classes_)), np.nan)
+    regions: list = [None] * len(paths)
+    boxes: list = [None] * len(paths)
+    if images:
+        if target is not None and np.ndim(target):
+            target = np.asarray(target, dtype=object)[readable]
+        found = predictor.explain_images(images, target=target)
+        heatmaps[readable], proba[readable] = found.heatmaps, found.proba
+        for k, i in enumerate(readable):
+            regions[i], boxes[i] = found.regions[k], found.boxes[k]
+    return FaceExplanations(heatmaps, regions, boxes, proba)
 
 
 def predict_faces(model: Any, paths: Sequence[str], *, detector: str | None = None,
