@@ -1,10 +1,11 @@
-"""The ``skmood`` command line: ``demo``, ``train``, ``predict``, ``evaluate`` and ``serve``.
+"""The ``skmood`` command line: demo, train, predict, evaluate, explain and serve.
 
 Run ``skmood COMMAND --help`` for the options of each command. TensorFlow is
 imported only by the commands that need it, so ``skmood --help`` stays fast.
 
 Modules: ``_parser`` (the argument parser), ``_train`` (``skmood train``,
-checkpoints, resume, warm start), ``_commands`` (the other commands),
+checkpoints, resume, warm start), ``_explain`` (``skmood explain``, Grad-CAM
+overlays), ``_commands`` (the other commands),
 ``_format`` (tables, CSV/JSON output) and ``_main`` (logging, errors, exit
 codes).
 """

@@ -20,6 +20,7 @@ from .._image import COLOR_MODES
 from .._presets import PRESETS
 from .._version import __version__
 from ._commands import DEMO_DEFAULTS, cmd_demo, cmd_evaluate, cmd_predict, cmd_serve
+from ._explain import cmd_explain
 from ._format import EVALUATION_FORMATS, PREDICTION_FORMATS
 from ._train import cmd_train
 
@@ -183,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     -------
     parser : argparse.ArgumentParser
         Parser with the sub-commands ``demo``, ``train``, ``predict``,
-        ``evaluate`` and ``serve``; each sets ``func`` to the function running it.
+        ``evaluate``, ``explain`` and ``serve``; each sets ``func`` to the
+        function running it.
     """
     parser = argparse.ArgumentParser(
         prog="skmood", description="Classify face images as happy or sad with a CNN.",
@@ -256,6 +258,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=list(EVALUATION_FORMATS), default="text",
                    help="output format (default: text)")
     _add_on_error(p, "leave unreadable images out of the metrics")
+
+    p = command("explain", cmd_explain, "Draw Grad-CAM heat maps over images, where the "
+                                         "model looks for its answer, as PNG files.")
+    p.add_argument("paths", metavar="[MODEL] IMAGE", nargs="+",
+                   help="image files or folders (searched recursively), after an optional "
+                        "model file saved by 'skmood train' (default: the pretrained model)")
+    p.add_argument("--model", metavar="MODEL", help="model file (the same as giving it first)")
+    p.add_argument("-o", "--output-dir", metavar="OUT_DIR", required=True,
+                   help="folder for the overlays, one NAME_gradcam.png per image (created)")
+    p.add_argument("--target", metavar="LABEL",
+                   help="explain this class, e.g. 'sad' (default: the class predicted for "
+                        "each image)")
+    p.add_argument("--alpha", type=_number(float, "a number in [0, 1]", lambda v: 0 <= v <= 1),
+                   default=0.45, metavar="A",
+                   help="weight of the heat map's colours over the image (default: 0.45)")
+    _add_on_error(p, "write no overlay for unreadable images")
+    p.add_argument("--crop-faces", action="store_true",
+                   help="explain the largest face of each image and draw its map there; "
+                        "models trained with --face-detector crop faces without this flag")
+    p.add_argument("--detector", choices=list(DETECTORS), default=None,
+                   help="face detector (default: the model's face_detector, else haar)")
 
     p = command("serve", cmd_serve, "Serve a model over HTTP: a JSON API (POST /predict) "
                                      "and a web page for images and a webcam.")
