@@ -109,7 +109,7 @@ def _parse_bool(value: str, name: str) -> bool:
 
 
 #: Form fields of a multipart request that override the query parameter of the same name.
-FORM_FLAGS = ("crop_faces", "all_faces")
+FORM_FLAGS = ("crop_faces", "all_faces", "explain")
 
 
 async def _multipart_uploads(request: Request, body: bytes, settings: Settings
@@ -211,7 +211,8 @@ def create_app(model: Any, **options: Any) -> FastAPI:
             "Upload face images to `POST /predict` as multipart files (field `files`) or as "
             "a raw image body; each gets a label, the probability of each class, the face box "
             "used and the time taken; with `?all_faces=true` also every face found, each "
-            "with its box and label. The web page at `/` does this in a browser, also live "
+            "with its box and label; with `?explain=true` a Grad-CAM heat map of where the "
+            "network found the label. The web page at `/` does this in a browser, also live "
             "from a webcam."
             + (f" Send the API key in the `{API_KEY_HEADER}` header." if settings.api_key
                else "")
@@ -294,7 +295,7 @@ def create_app(model: Any, **options: Any) -> FastAPI:
     @app.post(
         "/predict",
         response_model=PredictResponse,
-        response_model_exclude_unset=True,  # no "faces" key unless all_faces
+        response_model_exclude_unset=True,  # no "faces"/"explanation" keys unless asked
         summary="Classify one or several images",
         dependencies=protected,
         openapi_extra={"requestBody": request_body},
@@ -310,6 +311,10 @@ def create_app(model: Any, **options: Any) -> FastAPI:
                                "result gets a `faces` list (empty when no face was found). "
                                "The image-level fields still describe the largest face (or "
                                "the whole image)."),
+        explain: bool = Query(
+            False, description="Also return where the network found each image's label: "
+                               "a Grad-CAM heat map (`explanation`: a small greyscale PNG "
+                               "and the part of the image it covers)."),
         filename: str | None = Query(
             None, max_length=255, description="Name reported for a raw image body."),
     ) -> dict:
@@ -332,7 +337,8 @@ def create_app(model: Any, **options: Any) -> FastAPI:
                     if v is not None)
         every = form.get("all_faces", all_faces)
         try:
-            predictions = await predictor.predict(uploads, crop, every)
+            predictions = await predictor.predict(uploads, crop, every,
+                                                  form.get("explain", explain))
         except ImageReadError as exc:
             raise _error(422, str(exc)) from exc
         except ServerBusyError as exc:

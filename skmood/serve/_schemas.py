@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
-__all__ = ["Box", "Error", "FacePrediction", "Health", "ImagePrediction", "ModelInfo",
+__all__ = ["Box", "Error", "Explanation", "FacePrediction", "Health", "ImagePrediction", "ModelInfo",
            "PredictResponse"]
 
 
@@ -28,6 +28,19 @@ class FacePrediction(BaseModel):
     label: str = Field(description="The most probable class for this face.")
     probabilities: dict[str, float] = Field(description="Probability of each class; they "
                                                         "sum to 1.")
+
+
+class Explanation(BaseModel):
+    """Where in the image the network found its answer (``?explain=true``): Grad-CAM."""
+
+    label: str = Field(description="The class explained: the image's predicted label.")
+    heatmap: str = Field(description=(
+        "A data URL (`data:image/png;base64,...`) of an 8-bit greyscale PNG at the "
+        "network's input size: each pixel's value / 255 is the Grad-CAM heat in [0, 1] "
+        "(1: the pixels that raised the label's score most). Stretch it over `box`."))
+    box: Box = Field(description="The part of the uploaded image the heat map covers: the "
+                                 "face crop (the face box with the model's margin, clipped to "
+                                 "the image) or the whole image.")
 
 
 class ImagePrediction(BaseModel):
@@ -52,6 +65,9 @@ class ImagePrediction(BaseModel):
                           "image-level fields describe the largest one, or the whole image "
                           "when crop_faces is false); empty when no face was found, and the "
                           "image-level fields then describe the whole image.")
+    explanation: Explanation | SkipJsonSchema[None] = Field(
+        None, description="Only with explain=true: the Grad-CAM heat map of the label (the "
+                          "largest face, or the whole image, as the image-level fields).")
 
 
 class PredictResponse(BaseModel):
