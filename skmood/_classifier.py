@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_random_state
 
-from . import _cache, _inference, _network_spec, _precision, _training
+from . import _cache, _inference, _network_spec, _precision, _progress, _training
 from ._backbones import BACKBONES
 from ._compat import Interval, StrOptions, _fit_context
 from ._face_boxes import FaceBoxes, face_cropper, input_faces
@@ -20,6 +20,7 @@ from ._image import COLOR_MODES
 from ._inference import INFERENCE_ENGINES  # also importable from here (the CLI's choices)
 from ._network_spec import ARCHITECTURES  # also importable from here (the CLI's choices)
 from ._precision import PRECISIONS  # also importable from here (the CLI's choices)
+from ._validation import ON_ERROR  # also importable from here (the CLI's choices)
 from ._validation import check_image_size, check_images
 from .exceptions import DatasetError, NotFittedError, SkmoodWarning
 
@@ -32,8 +33,6 @@ _NAME = "HappySadClassifier"
 _PREDICT_BATCH_SIZE = 256
 #: Learning-rate schedules of ``lr_schedule``.
 LR_SCHEDULES = ("constant", "cosine")
-#: What an unreadable image does (``on_error``).
-ON_ERROR = ("raise", "skip")
 
 
 class HappySadClassifier(ClassifierMixin, BaseEstimator):
@@ -296,7 +295,8 @@ default="auto"
     ``(n_samples, 1)`` (what imbalanced-learn samplers pass), a pixel array of
     shape ``(n_samples, height, width, channels)`` (uint8 0-255 or float 0-1), or
     a sequence of decoded images. Pixel arrays of another size are resized to
-    ``image_size`` batch by batch, also at prediction time.
+    ``image_size`` batch by batch, also at prediction time. Paths may be URLs
+    (``"s3://bucket/x.png"``), read through fsspec (:ref:`object-storage`).
 
     Precedence: ``model`` over ``backbone`` over ``architecture``. With a
     pretrained backbone (``weights`` not ``None``) training follows the Keras
@@ -763,11 +763,10 @@ shape (n_samples, height, width, channels)
         # XLA and LiteRT both prefer one batch shape: the last batch is padded.
         seq = self._sequence(split, batch_size=_PREDICT_BATCH_SIZE, on_error=self.on_error,
                              mirror=bool(self.flip_averaging), pad=fixed_shape, faces=faces)
-        from . import _keras_backend as backend
         from ._sequence import predict_batches
 
-        raw = predict_batches(predict_on_batch, seq,
-                              progress=backend.progress_bar(len(seq), self.verbose))
+        raw = predict_batches(predict_on_batch, seq, progress=_progress.batch_progress(
+            len(seq), len(data), _PREDICT_BATCH_SIZE, self.verbose))
         out = seq.collect(np.asarray(raw, dtype=np.float64))
         if out.ndim == 1 or out.shape[1] == 1:
             p = out.reshape(-1)
@@ -823,7 +822,7 @@ shape (n_samples, height, width, channels)
             faces.box(i, image_at(data, i, color_mode))
         return faces.boxes(len(data))
 
-    def predict(self, X):
+    def predict(self, X, min_confidence=None):
         """Predict the class label of each image.
 
         Parameters
@@ -831,20 +830,32 @@ shape (n_samples, height, width, channels)
         X : array-like of shape (n_samples,) or (n_samples, 1), or ndarray of \
 shape (n_samples, height, width, channels)
             Image file paths or pixel arrays, as in :meth:`fit`.
+        min_confidence : float in [0, 1] or None, default=None
+            Abstain: an image whose most probable class has a probability
+            below this gets the label ``"unsure"`` instead (its row is kept).
+            ``None`` always answers a class.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``. With ``on_error="skip"``, unreadable files
-            get ``None`` (and the array becomes of dtype object).
+            get ``None`` (and the array becomes of dtype object). With
+            ``min_confidence`` the array is always of dtype object (integer
+            class labels mixed with ``"unsure"``).
+
+        Examples
+        --------
+        >>> from skmood import HappySadClassifier, make_faces
+        >>> X, y = make_faces(40, image_size=(16, 16), random_state=0)
+        >>> clf = HappySadClassifier(image_size=(16, 16), conv_filters=(4,), dense_units=4,
+        ...                          epochs=1, random_state=0).fit(X, y)
+        >>> clf.predict(X[:3], min_confidence=1.0)  # never that sure: every row abstains
+        array(['unsure', 'unsure', 'unsure'], dtype=object)
         """
-        proba = self.predict_proba(X)
-        labels = self.classes_[np.argmax(np.nan_to_num(proba, nan=0.0), axis=1)]
-        failed = np.isnan(proba[:, 0])
-        if failed.any():
-            labels = labels.astype(object)
-            labels[failed] = None
-        return labels
+        from ._confidence import check_min_confidence, labels_from_proba
+
+        min_confidence = check_min_confidence(min_confidence, f"{_NAME}.predict")
+        return labels_from_proba(self.predict_proba(X), self.classes_, min_confidence)
 
     def explain(self, X, target=None, *, layer=None):
         """Grad-CAM heat maps: where in each image the network found its answer.

@@ -2,96 +2,25 @@
 
 OpenCV (``opencv-python-headless``) and MTCNN (``mtcnn``), both dependencies of
 skmood since its pretrained model finds faces, are imported inside the methods that use
-them, so ``import skmood`` stays cheap and works without either.
+them, so ``import skmood`` stays cheap and works without either. The detectors and the
+crop are in :mod:`skmood._faces` (no scikit-learn), shared with :mod:`skmood.runtime`;
+this module is the scikit-learn transformer around them.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import threading
 from numbers import Integral, Real
 
 import numpy as np
 
 from ._compat import Interval, StrOptions
+from ._faces import DETECTORS, FaceFinder  # DETECTORS: also importable from here
 from ._validation import PATHS, check_images
 from .transformers import _StatelessTransformer
 
 __all__ = ["FaceCropper"]
 
 _NAME = "FaceCropper"
-#: The face detectors of ``detector``.
-DETECTORS = ("haar", "mtcnn")
-#: Images are shrunk to at most this many pixels on their longer side for
-#: detection (boxes are mapped back to full resolution): a 12-megapixel photo
-#: takes milliseconds instead of a second.
-DETECT_MAX_SIDE = 1024
-#: The cascade shipped inside the opencv-python(-headless) wheel.
-HAAR_CASCADE = "haarcascade_frontalface_default.xml"
-
-_local = threading.local()  # one CascadeClassifier per thread: it is not thread-safe
-_mtcnn_lock = threading.Lock()
-_in_mtcnn = threading.local()
-
-
-class _QuietMTCNNRetracing(logging.Filter):
-    """Drop TensorFlow's "tf.function retracing" warning while MTCNN runs.
-
-    MTCNN runs its networks on an image pyramid whose sizes change with every
-    photo, so Keras retraces its predict function and TensorFlow warns about
-    it every few photos: a cost of the detector's design, not the user's
-    mistake. Only that warning, only during MTCNN's own calls, is dropped.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (getattr(_in_mtcnn, "active", False)
-                    and "triggered tf.function retracing" in record.getMessage())
-
-
-_RETRACING_FILTER = _QuietMTCNNRetracing()
-_mtcnn_detector = None
-
-
-def _import_cv2():
-    try:
-        import cv2
-    except ImportError as exc:
-        raise ImportError(
-            f"{_NAME} needs OpenCV, a dependency of skmood; reinstall it with: "
-            "pip install 'opencv-python-headless>=4.8,<5'."
-        ) from exc
-    return cv2
-
-
-def _haar_cascade():
-    """This thread's frontal-face cascade, loaded from the OpenCV wheel's data."""
-    cascade = getattr(_local, "cascade", None)
-    if cascade is None:
-        cv2 = _import_cv2()
-        path = os.path.join(cv2.data.haarcascades, HAAR_CASCADE)
-        cascade = cv2.CascadeClassifier(path)
-        if cascade.empty():
-            raise OSError(f"{_NAME}: cannot load OpenCV's Haar cascade {path!r}; reinstall "
-                          "opencv-python-headless.")
-        _local.cascade = cascade
-    return cascade
-
-
-def _mtcnn():
-    """The process' MTCNN detector (its weights ship inside the mtcnn wheel)."""
-    global _mtcnn_detector
-    if _mtcnn_detector is None:
-        try:
-            from mtcnn import MTCNN
-        except ImportError as exc:
-            raise ImportError(
-                f"{_NAME}(detector='mtcnn') needs the mtcnn package; install it with: "
-                "pip install 'mtcnn>=1.0,<2' 'lz4>=4.3' (a dependency of skmood)."
-            ) from exc
-        _mtcnn_detector = MTCNN(device="CPU:0")
-        logging.getLogger("tensorflow").addFilter(_RETRACING_FILTER)
-    return _mtcnn_detector
 
 
 class FaceCropper(_StatelessTransformer):
@@ -291,80 +220,23 @@ shape (n_samples, height, width, channels)
                             "pixels; crop faces before PixelNormalizer, not after.")
         return images
 
+    def _finder(self) -> FaceFinder:
+        """The detector and crop with these parameters (:mod:`skmood._faces`)."""
+        return FaceFinder(detector=self.detector, margin=float(self.margin),
+                          min_face_size=int(self.min_face_size),
+                          scale_factor=float(self.scale_factor),
+                          min_neighbors=int(self.min_neighbors))
+
     def _detect(self, images):
-        return [faces[0] if faces else None for faces in self._detect_all(images)]
+        return self._finder().detect(images)
 
     def _detect_all(self, images):
         """Every face of each image, largest first, in full-resolution pixels."""
-        find = self._find_mtcnn if self.detector == "mtcnn" else self._find_haar
-        result = []
-        for image in images:
-            height, width = image.shape[:2]
-            scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
-            boxes = []
-            for x, y, w, h in sorted(find(image, scale),
-                                     key=lambda b: (-b[2] * b[3], b[1], b[0])):
-                x0, y0 = max(0, round(x / scale)), max(0, round(y / scale))
-                x1, y1 = min(width, round((x + w) / scale)), min(height, round((y + h) / scale))
-                if x1 > x0 and y1 > y0:
-                    boxes.append((x0, y0, x1 - x0, y1 - y0))
-            result.append(boxes)
-        return result
-
-    def _find_haar(self, image, scale):
-        cv2 = _import_cv2()
-        gray = image[:, :, 0] if image.shape[2] == 1 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        if scale < 1.0:
-            size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-            gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-        side = max(1, round(self.min_face_size * scale))
-        if min(gray.shape) < side:
-            return []
-        faces = _haar_cascade().detectMultiScale(
-            np.ascontiguousarray(gray), scaleFactor=float(self.scale_factor),
-            minNeighbors=int(self.min_neighbors), minSize=(side, side))
-        return [tuple(int(v) for v in face) for face in faces]
-
-    def _find_mtcnn(self, image, scale):
-        rgb = np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
-        if scale < 1.0:
-            cv2 = _import_cv2()
-            size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
-            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        side = self.min_face_size * scale
-        with _mtcnn_lock:
-            detector = _mtcnn()
-            _in_mtcnn.active = True
-            try:
-                faces = detector.detect_faces(np.ascontiguousarray(rgb))
-            finally:
-                _in_mtcnn.active = False
-        boxes = [tuple(int(v) for v in face["box"]) for face in faces]
-        return [b for b in boxes if min(b[2], b[3]) >= side]
+        return self._finder().detect_all(images)
 
     def _crop(self, images, boxes):
-        out = np.empty(len(images), dtype=object)
-        for i, (image, box) in enumerate(zip(images, boxes)):
-            x, y, w, h = self._crop_region(box, image.shape)
-            out[i] = image if (w, h) == image.shape[1::-1] else np.ascontiguousarray(
-                image[y:y + h, x:x + w])
-        return out
+        return self._finder().crop(images, boxes)
 
     def _crop_region(self, box, shape):
-        """The part of an image of ``shape`` that the face ``box`` is cropped to.
-
-        The square around the box, enlarged by ``margin`` on every side and
-        clipped to the image, as ``(x, y, width, height)``; the whole image
-        for ``None`` (no face) or a box outside the image.
-        """
-        height, width = (int(v) for v in shape[:2])
-        if box is None:
-            return 0, 0, width, height
-        x, y, w, h = box
-        side = max(w, h) * (1.0 + 2.0 * float(self.margin))
-        cx, cy = x + w / 2.0, y + h / 2.0
-        x0, y0 = max(0, round(cx - side / 2)), max(0, round(cy - side / 2))
-        x1, y1 = min(width, round(cx + side / 2)), min(height, round(cy + side / 2))
-        if x1 <= x0 or y1 <= y0:  # a box outside the image: keep it whole
-            return 0, 0, width, height
-        return x0, y0, x1 - x0, y1 - y0
+        """The part ``(x, y, width, height)`` of an image of ``shape`` that ``box`` crops to."""
+        return self._finder().crop_region(box, shape)

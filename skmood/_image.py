@@ -14,6 +14,7 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ._paths import is_url
 from .exceptions import ImageReadError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -100,15 +101,55 @@ def read_image(path: PathLike, *, color_mode: str = "rgb") -> np.ndarray:
     """Decode one image file into a ``(height, width, channels)`` uint8 array.
 
     The EXIF orientation is applied; animated files give their first frame.
+    A URL (``s3://bucket/x.png``, ``gs://...``, ``memory://...``) is read
+    through fsspec (imported for URLs only, see :mod:`skmood._paths`).
 
     Raises
     ------
     ImageReadError
         If the file is missing, not a file, not readable, not an image, truncated,
-        or larger than Pillow's decompression-bomb limit. The message names the file.
+        or larger than Pillow's decompression-bomb limit; for a URL also if it
+        is malformed or of an unknown protocol, or the storage fails. The
+        message names the file.
+    ImportError
+        For a URL, if fsspec or the package of its protocol is not installed.
     """
+    return _decode_file(path, _read_url(path) if is_url(path) else None, color_mode)
+
+
+def read_images(paths, *, color_mode: str = "rgb") -> list:
+    """:func:`read_image` of each path; an unreadable file gives its error in its place.
+
+    Returns a list of ``(height, width, channels)`` uint8 arrays and
+    :class:`ImageReadError` instances, in the order of ``paths``. URLs among
+    them are fetched concurrently (object storage is bound by the latency of
+    each request); local files are read one after the other, as by
+    :func:`read_image`.
+    """
+    fetched = {}
+    urls = [p for p in paths if is_url(p)]
+    if urls:
+        from ._paths import describe, read_many
+
+        fetched = dict(zip(urls, read_many(urls)))
+    images: list = []
+    for path in paths:
+        try:
+            if path not in fetched:
+                images.append(read_image(path, color_mode=color_mode))
+            elif isinstance(fetched[path], Exception):
+                raise _fail(path, describe(fetched[path])) from fetched[path]
+            else:
+                images.append(_decode_file(path, fetched[path], color_mode))
+        except ImageReadError as exc:
+            images.append(exc)
+    return images
+
+
+def _decode_file(path: PathLike, data: bytes | None, color_mode: str) -> np.ndarray:
+    """Decode the file at ``path`` (or ``data``, its bytes read already); errors name it."""
     try:
-        return _decode(path, color_mode, None, None)
+        return _decode(path if data is None else io.BytesIO(data), color_mode, None, None)
     except FileNotFoundError as exc:
         raise _fail(path, "file not found") from exc
     except IsADirectoryError as exc:
@@ -125,6 +166,16 @@ def read_image(path: PathLike, *, color_mode: str = "rgb") -> np.ndarray:
         raise _fail(path, "not a recognised image format") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise _fail(path, f"corrupt or truncated image data: {exc}") from exc
+
+
+def _read_url(url: str) -> bytes:
+    """The bytes at ``url``; storage failures as :class:`ImageReadError` naming it."""
+    from ._paths import BadURLError, describe, read_bytes
+
+    try:
+        return read_bytes(url)
+    except (OSError, BadURLError) as exc:
+        raise _fail(url, describe(exc)) from exc
 
 
 #: Formats :func:`decode_image` accepts (Pillow's names): the formats of

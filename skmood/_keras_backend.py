@@ -41,6 +41,7 @@ logger = logging.getLogger("skmood")
 
 __all__ = [
     "KerasClassifier",
+    "KerasProgressBar",
     "PyDataset",
     "keras",
     "export_inference",
@@ -189,7 +190,12 @@ def _read_determinism_setting() -> bool:
 
 
 class EpochLogger(keras.callbacks.Callback):
-    """Log one line per epoch to the ``skmood`` logger (shown by the CLI)."""
+    """Log one line per epoch to the ``skmood`` logger (shown by the CLI).
+
+    The records carry the attribute ``skmood_epoch_line`` (True), so that a
+    progress bar showing the same metrics can hold them back
+    (:func:`skmood._progress.training_bar`).
+    """
 
     def __init__(self, epochs: int):
         super().__init__()
@@ -197,7 +203,19 @@ class EpochLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted((logs or {}).items()))
-        logger.info("epoch %d/%d: %s", epoch + 1, self.epochs, metrics)
+        logger.info("epoch %d/%d: %s", epoch + 1, self.epochs, metrics,
+                    extra={"skmood_epoch_line": True})
+
+
+class KerasProgressBar(keras.callbacks.ProgbarLogger):
+    """Keras' own per-batch progress bar, as ``verbose=1`` draws it, whatever ``verbose`` is.
+
+    For the command line, which shows it on a terminal without changing the
+    estimator's ``verbose`` (a parameter saved with the model).
+    """
+
+    def set_params(self, params):
+        super().set_params({**params, "verbose": 1})
 
 
 def epoch_end_callback(on_epoch_end: Callable[[int, dict | None], None]
@@ -295,6 +313,46 @@ def export_inference(model, directory: str) -> None:
     spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="image")
     archive.add_endpoint("serve", lambda x: model(x, training=False), input_signature=[spec])
     archive.write_out(directory, verbose=False)
+
+
+def _pixels_spec(name: str):
+    """uint8 RGB images of any number, height and width (an exported model's input)."""
+    import tensorflow as tf
+
+    return tf.TensorSpec((None, None, None, 3), tf.uint8, name=name)
+
+
+def export_function(model, function, directory: str, *, input_name: str) -> None:
+    """Save ``function`` (uint8 RGB pixels -> dict of outputs) as a SavedModel.
+
+    Its one signature, ``serving_default``, takes ``input_name``; ``model``
+    (the network ``function`` calls) is tracked so that its weights are saved.
+    For :func:`skmood.export` (SavedModel and LiteRT).
+    """
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", function,
+                         input_signature=[_pixels_spec(input_name)])
+    archive.write_out(directory, verbose=False)
+
+
+def onnx_from_function(function, *, input_name: str, opset: int) -> bytes:
+    """``function`` (uint8 RGB pixels -> dict of outputs) converted to ONNX by tf2onnx.
+
+    The converter Keras' own ``Model.export(format="onnx")`` uses on the
+    TensorFlow backend, here on a function holding the preprocessing too.
+    """
+    import tensorflow as tf
+
+    try:
+        import tf2onnx
+    except ImportError as exc:
+        raise ImportError("skmood.export(format='onnx') needs tf2onnx and onnx: pip install "
+                          "'skmood[export]'.") from exc
+    model, _ = tf2onnx.convert.from_function(tf.function(function),
+                                             input_signature=[_pixels_spec(input_name)],
+                                             opset=opset)
+    return model.SerializeToString()
 
 
 def network_to_bytes(model, include_optimizer: bool = True) -> bytes:

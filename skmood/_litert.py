@@ -42,7 +42,8 @@ import weakref
 
 import numpy as np
 
-__all__ = ["AUTO_MIN_IMAGES", "LiteRTConversionError", "LiteNetwork", "lite_network"]
+__all__ = ["AUTO_MIN_IMAGES", "InterpreterRunner", "LiteRTConversionError", "LiteNetwork",
+           "convert_saved_model", "lite_network"]
 
 #: ``inference="auto"`` uses LiteRT for prediction calls on at least this many
 #: images: about where the one-off conversion pays for itself within one call.
@@ -51,6 +52,49 @@ AUTO_MIN_IMAGES = 4096
 
 class LiteRTConversionError(RuntimeError):
     """The network could not be converted to (or run by) LiteRT."""
+
+
+def convert_saved_model(directory: str, *, quantize: bool = False) -> bytes:
+    """The LiteRT flatbuffer of the SavedModel in ``directory``.
+
+    ``quantize``: int8 weights (dynamic-range quantization, no calibration
+    data). Used for :class:`LiteNetwork` and by :func:`skmood.export`.
+    """
+    import tensorflow as tf  # tf.lite only: the rest of TensorFlow is _keras_backend's
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(directory)
+    if quantize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return converter.convert()
+
+
+class InterpreterRunner:
+    """``predict_on_batch`` over a LiteRT interpreter with one input and one output.
+
+    Works with TensorFlow's ``tf.lite.Interpreter`` and with ``ai_edge_litert``'s
+    (the lean runtime, :mod:`skmood.runtime`). The input tensor is resized when
+    the batch shape changes; calls from several threads take turns.
+    """
+
+    def __init__(self, interpreter):
+        self._interpreter = interpreter
+        self._lock = threading.Lock()
+        details = interpreter.get_input_details()[0]
+        self._input, self._dtype = details["index"], details["dtype"]
+        self._output = interpreter.get_output_details()[0]["index"]
+        self._batch = None
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        """The network's outputs for one batch (converted to the input's dtype)."""
+        x = np.ascontiguousarray(x, dtype=self._dtype)
+        with self._lock:  # one interpreter: calls from several threads take turns
+            if self._batch != x.shape:  # a new batch shape: resize the input tensor
+                self._interpreter.resize_tensor_input(self._input, list(x.shape))
+                self._interpreter.allocate_tensors()
+                self._batch = x.shape
+            self._interpreter.set_tensor(self._input, x)
+            self._interpreter.invoke()
+            return self._interpreter.get_tensor(self._output)
 
 
 def _cpu_count() -> int:
@@ -135,35 +179,21 @@ class LiteNetwork:
         try:
             with tempfile.TemporaryDirectory(prefix="skmood-litert-") as tmp:
                 backend.export_inference(float32_network(model), tmp)
-                converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-                if quantize:
-                    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-                self.flatbuffer = converter.convert()
+                self.flatbuffer = convert_saved_model(tmp, quantize=quantize)
             with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
                 warnings.simplefilter("ignore", UserWarning)
                 self._interpreter = tf.lite.Interpreter(
                     model_content=self.flatbuffer, num_threads=int(num_threads or _cpu_count()))
+            self._runner = InterpreterRunner(self._interpreter)
         except Exception as exc:  # the converter raises many types; report them as one
             raise LiteRTConversionError(
                 f"could not convert the network to LiteRT ({type(exc).__name__}: "
                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r})"
             ) from exc
-        self._lock = threading.Lock()
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output = self._interpreter.get_output_details()[0]["index"]
-        self._batch = None
 
     def predict_on_batch(self, x) -> np.ndarray:
         """The network's outputs for one batch of float images."""
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        with self._lock:  # one interpreter: calls from several threads take turns
-            if self._batch != x.shape:  # a new batch shape: resize the input tensor
-                self._interpreter.resize_tensor_input(self._input, list(x.shape))
-                self._interpreter.allocate_tensors()
-                self._batch = x.shape
-            self._interpreter.set_tensor(self._input, x)
-            self._interpreter.invoke()
-            return self._interpreter.get_tensor(self._output)
+        return self._runner.predict_on_batch(x)
 
 
 #: Keras model -> {quantize: (weights fingerprint, LiteNetwork, or the

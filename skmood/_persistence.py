@@ -19,6 +19,7 @@ only; fitted state is restored by the classifier itself
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tempfile
@@ -31,6 +32,7 @@ from typing import IO, Any
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from . import _paths
 from ._classifier import HappySadClassifier
 from ._predict import final_estimator
 from ._validation import python_scalar
@@ -132,8 +134,17 @@ def _atomic_write(path: str, write: Callable[[IO[bytes]], None]) -> None:
     The temporary file lives in the destination folder (so the rename is
     atomic) and gets the permissions a new file would (``mkstemp`` makes it
     readable by its owner only). On any failure it is removed and an existing
-    ``path`` is left untouched.
+    ``path`` is left untouched. A URL (``s3://...``) is written to a local
+    temporary file, then uploaded in one piece: object storage shows an
+    object only once it is complete, so the same holds there.
     """
+    if _paths.is_url(path):
+        with tempfile.TemporaryDirectory(prefix="skmood-save-") as tmp:
+            local = os.path.join(tmp, "model")
+            with open(local, "wb") as fh:
+                write(fh)
+            _paths.upload(local, path)
+        return
     folder = os.path.dirname(os.path.abspath(path))
     fd, partial = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
                                    suffix=".part")
@@ -164,7 +175,9 @@ def save(estimator, path: str | os.PathLike, *, format: str = "skmood",
         classifier; joblib takes any pipeline ending in a HappySadClassifier.
     path : str or os.PathLike
         File to write. It is written to a temporary file first and moved into
-        place, so a crash never leaves a half-written model.
+        place, so a crash never leaves a half-written model. A URL such as
+        ``"s3://bucket/model.skmood"`` is uploaded through fsspec once
+        written (see :ref:`object-storage`).
     format : {"skmood", "joblib"}, default="skmood"
         ``"skmood"``: the safe format (Keras file plus JSON in a zip archive;
         loading it runs no code from the file). ``"joblib"``: a pickle, for
@@ -304,10 +317,9 @@ def read_info(path: str | os.PathLike) -> dict:
         If the file is not a readable safe-format model file.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"skmood.read_info: no model file at {path!r}.")
+    source = _model_source(path, "skmood.read_info")
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(source) as archive:
             meta = _read_meta(archive, path)
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise ModelFileError(f"skmood.read_info: {path!r} is not a safe .skmood model file: "
@@ -317,8 +329,33 @@ def read_info(path: str | os.PathLike) -> dict:
     return {"metadata": {}, **info}
 
 
-def _is_zip(path: str) -> bool:
-    with open(path, "rb") as fh:
+def _model_source(path: str, owner: str) -> str | io.BytesIO:
+    """What to read a model from: the local ``path`` checked, or a URL's bytes.
+
+    Raises ``FileNotFoundError`` or ``IsADirectoryError`` naming ``path``.
+    """
+    if _paths.is_url(path):
+        try:
+            return io.BytesIO(_paths.read_bytes(path))
+        except IsADirectoryError:
+            is_dir = True
+        except FileNotFoundError:
+            is_dir = False
+    elif os.path.isfile(path):
+        return path
+    else:
+        is_dir = os.path.isdir(path)
+    if is_dir:
+        raise IsADirectoryError(f"{owner}: model path {path!r} is a directory; {_HINT}.")
+    raise FileNotFoundError(f"{owner}: no model file at {path!r} (it does not exist); {_HINT}.")
+
+
+def _is_zip(source: str | io.BytesIO) -> bool:
+    if not isinstance(source, str):
+        magic = source.read(len(_ZIP_MAGIC))
+        source.seek(0)
+        return magic == _ZIP_MAGIC
+    with open(source, "rb") as fh:
         return fh.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
 
 
@@ -333,7 +370,8 @@ def load(path: str | os.PathLike, *, allow_pickle: bool = False):
     Parameters
     ----------
     path : str or os.PathLike
-        The model file.
+        The model file, local or a URL such as ``"s3://bucket/model.skmood"``
+        (read through fsspec, see :ref:`object-storage`).
     allow_pickle : bool, default=False
         Also read joblib/pickle files. Unpickling can run arbitrary code from
         the file: only for files you trust (as :func:`numpy.load`'s
@@ -356,15 +394,11 @@ def load(path: str | os.PathLike, *, allow_pickle: bool = False):
         If ``path`` is a folder.
     """
     path = os.fspath(path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"skmood.load: model path {path!r} is a directory; {_HINT}.")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"skmood.load: no model file at {path!r} (it does not exist); "
-                                f"{_HINT}.")
-    if _is_zip(path) or format_for_path(path) == "skmood":
-        model = _load_archive(path)
+    source = _model_source(path, "skmood.load")
+    if _is_zip(source) or format_for_path(path) == "skmood":
+        model = _load_archive(path, source)
     elif allow_pickle:
-        model = _load_joblib(path)
+        model = _load_joblib(path, source)
     else:
         raise ModelFileError(
             f"skmood.load: {path!r} is not a safe .skmood model file; if it is a joblib "
@@ -382,11 +416,11 @@ def load(path: str | os.PathLike, *, allow_pickle: bool = False):
     return model
 
 
-def _load_joblib(path: str) -> Any:
+def _load_joblib(path: str, source: str | io.BytesIO) -> Any:
     import joblib
 
     try:
-        return joblib.load(path)
+        return joblib.load(source)
     except Exception as exc:  # a foreign or corrupt file can fail in many ways
         raise ModelFileError(
             f"skmood.load: {path!r} is not a skmood model: it cannot be loaded "
@@ -394,11 +428,11 @@ def _load_joblib(path: str) -> Any:
         ) from exc
 
 
-def _load_archive(path: str):
+def _load_archive(path: str, source: str | io.BytesIO):
     from . import _keras_backend as backend
 
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(source) as archive:
             meta = _read_meta(archive, path)
             network = backend.network_from_bytes(archive.read(_NETWORK))
     except ModelFileError:

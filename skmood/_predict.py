@@ -1,39 +1,76 @@
 """Prediction with a fitted model on the largest face of each image.
 
 One home for "predict with face cropping", used by the command line
-(``skmood predict --crop-faces``), the server (``skmood serve``) and the
-Python API (:func:`predict_faces`): decode each image in the colour mode the
-model reads, find the largest face with a :class:`~skmood.FaceCropper`, crop
-it (the whole image when there is none), run the model's own preprocessing
+(``skmood predict --crop-faces``), the server (``skmood serve``), the
+Python API (:func:`predict_faces`) and the explanations of
+:mod:`skmood._explain`: decode each image in the colour mode the
+model reads, find the largest face (the detectors of :class:`~skmood.FaceCropper`),
+crop it (the whole image when there is none), run the model's own preprocessing
 steps after its :class:`~skmood.ImageLoader`, and finally the classifier.
+
+The model is a fitted :class:`~skmood.HappySadClassifier`, a pipeline ending in
+one, or an exported model of :mod:`skmood.runtime`. This module imports
+neither scikit-learn nor TensorFlow: a scikit-learn pipeline or a Keras
+classifier can exist only once their modules are imported, so they are
+recognised through ``sys.modules``, and exported models run without either.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
-from sklearn.pipeline import Pipeline
 
-from ._classifier import HappySadClassifier
-from ._face_crop import FaceCropper
+from ._faces import FaceFinder
+from ._image import read_image, resize_image
 from .exceptions import ImageReadError, SkmoodWarning
-from .transformers import ImageLoader, ImageResizer
 
-__all__ = ["FaceExplanations", "FacePredictions", "FacePredictor", "explain_faces",
-           "final_estimator", "predict_faces"]
+__all__ = ["FacePredictions", "FacePredictor", "final_estimator", "pipeline_steps",
+           "predict_faces", "step_names", "warn_unreadable"]
 
 logger = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]
+#: Files decoded, cropped and classified together by ``predict_proba_files``.
+FILES_PER_CHUNK = 64
+
+
+def _instance_of(obj: Any, module: str, name: str) -> bool:
+    """``isinstance(obj, module.name)``, without importing ``module`` (False if not loaded)."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(obj, getattr(loaded, name))
+
+
+def pipeline_steps(model: Any) -> list[tuple[str, Any]]:
+    """The ``(name, step)`` pairs before a scikit-learn pipeline's last step; ``[]`` otherwise."""
+    if _instance_of(model, "sklearn.pipeline", "Pipeline") and model.steps:
+        return list(model.steps[:-1])
+    return []
 
 
 def final_estimator(model: Any) -> Any:
     """The classifier itself, or the last step of a pipeline."""
-    return model.steps[-1][1] if isinstance(model, Pipeline) and model.steps else model
+    if _instance_of(model, "sklearn.pipeline", "Pipeline") and model.steps:
+        return model.steps[-1][1]
+    return model
+
+
+def step_names(model: Any) -> list[str]:
+    """Class names of a model's steps, the classifier last (an exported model: the original's)."""
+    final = final_estimator(model)
+    if _instance_of(final, "skmood.runtime._model", "ExportedModel"):
+        return list(final.pipeline)
+    return [type(step).__name__ for _, step in pipeline_steps(model)] + [type(final).__name__]
+
+
+def _is_fitted_model(final: Any) -> bool:
+    if _instance_of(final, "skmood._classifier", "HappySadClassifier"):
+        return hasattr(final, "model_")
+    return _instance_of(final, "skmood.runtime._model", "ExportedModel")
 
 
 class FacePredictor:
@@ -41,48 +78,53 @@ class FacePredictor:
 
     Parameters
     ----------
-    model : HappySadClassifier or Pipeline
+    model : HappySadClassifier, Pipeline or skmood.runtime.ExportedModel
         Fitted; a Pipeline ends with a HappySadClassifier. A leading
         :class:`~skmood.ImageLoader` step gives the colour mode images are
         decoded in and is skipped (images arrive decoded).
     detector : {"haar", "mtcnn"} or None, default=None
-        Face detector of the :class:`~skmood.FaceCropper`; ``None``: the
+        Face detector (those of :class:`~skmood.FaceCropper`); ``None``: the
         classifier's own ``face_detector``, else ``"haar"``. When the
         classifier crops faces itself, its ``face_margin`` is used, and the
-        faces found here are handed to it (nothing is detected twice).
+        faces found here are handed to it (nothing is detected twice). An
+        exported model picks its detector itself
+        (:meth:`skmood.runtime.ExportedModel.face_finder`).
 
     Attributes
     ----------
-    classifier : HappySadClassifier
+    classifier : HappySadClassifier or skmood.runtime.ExportedModel
         The model's last step.
     color_mode : {"rgb", "grayscale"}
         How images must be decoded for this model.
-    cropper : FaceCropper
+    cropper : skmood._faces.FaceFinder
         The face detector and cropper.
     """
 
     def __init__(self, model: Any, *, detector: str | None = None) -> None:
         final = final_estimator(model)
-        if not isinstance(final, HappySadClassifier) or not hasattr(final, "model_"):
+        if not _is_fitted_model(final):
             raise TypeError(
-                "expected a fitted HappySadClassifier or a Pipeline ending in one, got "
-                f"{type(model).__name__}."
+                "expected a fitted HappySadClassifier, a Pipeline ending in one or an exported "
+                f"model (skmood.runtime.load), got {type(model).__name__}."
             )
-        steps = list(model.steps[:-1]) if isinstance(model, Pipeline) else []
+        steps = pipeline_steps(model)
         self.model = model
         self.classifier = final
         self.color_mode = "grayscale" if final.input_shape_[2] == 1 else "rgb"
-        if steps and isinstance(steps[0][1], ImageLoader):
+        if steps and _instance_of(steps[0][1], "skmood.transformers", "ImageLoader"):
             self.color_mode = steps[0][1].color_mode
             steps = steps[1:]
         self.steps = [step for _, step in steps]
         #: The classifier crops faces itself (``face_detector``): give it crops
         #: and tell it not to look for faces again.
         self.in_model = final.face_detector is not None
-        margin = final.face_margin if self.in_model else FaceCropper().margin
-        self.cropper = FaceCropper(detector=detector or final.face_detector or "haar",
-                                   margin=margin)
-        self._resizer = ImageResizer(image_size=final.input_shape_[:2])
+        if _instance_of(final, "skmood.runtime._model", "ExportedModel"):
+            self.cropper = final.face_finder(detector)
+        else:
+            margin = final.face_margin if self.in_model else FaceFinder().margin
+            self.cropper = FaceFinder(detector=detector or final.face_detector or "haar",
+                                      margin=float(margin))
+        self._image_size = tuple(final.input_shape_[:2])
 
     def crop(self, images: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[Box | None]]:
         """The largest face of each decoded image (the image itself if none), and its box."""
@@ -97,7 +139,7 @@ class FacePredictor:
 
     def _network_input(self, images: Sequence[np.ndarray], regions: list | None = None
                        ) -> np.ndarray:
-        """:meth:`network_input`; a :class:`FaceCropper` step also narrows ``regions``.
+        """:meth:`network_input`; a :class:`~skmood.FaceCropper` step also narrows ``regions``.
 
         ``regions``: the part ``(x, y, width, height)`` of some original image
         that each of ``images`` shows; replaced, in place, by the part that
@@ -105,7 +147,7 @@ class FacePredictor:
         """
         X: Any = images
         for step in self.steps:
-            if regions is not None and isinstance(step, FaceCropper):
+            if regions is not None and _instance_of(step, "skmood._face_crop", "FaceCropper"):
                 boxes = step.detect(X)
                 for i, (image, box) in enumerate(zip(X, boxes)):
                     regions[i] = _within(regions[i], image.shape,
@@ -113,8 +155,8 @@ class FacePredictor:
                 X = step.crop(X, boxes)
             else:
                 X = step.transform(X)
-        if not (isinstance(X, np.ndarray) and X.ndim == 4):
-            X = self._resizer.transform(X)
+        if not (isinstance(X, np.ndarray) and X.ndim == 4):  # ImageResizer's work
+            X = np.stack([resize_image(image, self._image_size) for image in X])
         return X
 
     def predict_network_input(self, X: np.ndarray) -> np.ndarray:
@@ -132,32 +174,6 @@ class FacePredictor:
         if not len(images):
             return np.empty((0, len(self.classifier.classes_))), []
         return self.predict_network_input(self.network_input(images)), boxes
-
-    def explain_network_input(self, X: np.ndarray, target: Any = None) -> np.ndarray:
-        """Grad-CAM maps (:meth:`HappySadClassifier.explain`) of :meth:`network_input`'s output."""
-        from ._gradcam import explain_classifier
-
-        return explain_classifier(self.classifier, X, target,
-                                  boxes=[None] * len(X) if self.in_model else None)
-
-    def explain_images(self, images: Sequence[np.ndarray], *, crop_faces: bool = True,
-                       target: Any = None) -> FaceExplanations:
-        """Grad-CAM maps of decoded images, on their largest face, and where they go.
-
-        The class explained is ``target`` (a label, or one per image), else
-        the one predicted; the regions say which part of each image its map
-        covers (the face crop, or the whole image).
-        """
-        boxes: list[Box | None] = [None] * len(images)
-        crops = images
-        if crop_faces:
-            crops, boxes = self.crop(images)
-        regions = [self.cropper._crop_region(b, im.shape) for b, im in zip(boxes, images)]
-        X = self._network_input(crops, regions)
-        proba = self.predict_network_input(X)
-        if target is None:
-            target = self.classifier.classes_[np.argmax(proba, axis=1)]
-        return FaceExplanations(self.explain_network_input(X, target), regions, boxes, proba)
 
     def crop_all(self, images: Sequence[np.ndarray], *, whole_if_none: bool = False
                  ) -> tuple[list[np.ndarray], list[Box | None], np.ndarray]:
@@ -190,56 +206,68 @@ class FacePredictor:
         proba = self.predict_network_input(self.network_input(crops))
         return proba, boxes, np.asarray(index, dtype=int)
 
-    def read_files(self, paths: Sequence[str], what: str = "rows are empty"
+    def read_files(self, paths: Sequence[str], indices: Sequence[int], failed: list[str]
                    ) -> tuple[list[np.ndarray], list[int]]:
-        """The decoded images of ``paths`` that can be read, and their indices.
+        """The decoded images of ``paths[i]`` for ``i`` in ``indices``, and their ``i``.
 
         An unreadable file raises :class:`~skmood.ImageReadError`, unless the
-        classifier's ``on_error`` is ``"skip"``: then one warning names the
-        first five such files and says their ``what``.
+        classifier's ``on_error`` is ``"skip"``: then it is added to ``failed``
+        (:func:`warn_unreadable` says so once, at the end).
         """
-        loader = ImageLoader(color_mode=self.color_mode)
-        images, readable, failed = [], [], []
-        for i, path in enumerate(paths):
+        images, positions = [], []
+        for i in indices:
             try:
-                images.append(loader.transform([path])[0])
-                readable.append(i)
+                images.append(read_image(paths[i], color_mode=self.color_mode))
+                positions.append(i)
             except ImageReadError:
                 if self.classifier.on_error != "skip":
                     raise
-                failed.append(path)
-        if failed:
-            warnings.warn(
-                f"{len(failed)} of {len(paths)} image(s) could not be read "
-                f"({', '.join(map(repr, failed[:5]))}{', ...' if len(failed) > 5 else ''}); "
-                f"their {what} (on_error='skip').", SkmoodWarning, stacklevel=4)
-        return images, readable
+                failed.append(paths[i])
+        return images, positions
 
-    def predict_proba_files(self, paths: Sequence[str], *, all_faces: bool = False
+    def predict_proba_files(self, paths: Sequence[str], *, all_faces: bool = False,
+                            progress: Callable[[int], None] | None = None
                             ) -> FacePredictions:
         """Class probabilities of image files, on their largest (or every) face.
+
+        Files are decoded, cropped and classified :data:`FILES_PER_CHUNK` at
+        a time (photos can be large); ``progress``, if given, is called with
+        the number of files of each chunk done.
 
         An unreadable file raises :class:`~skmood.ImageReadError`, unless the
         classifier's ``on_error`` is ``"skip"``: then it has one row of NaN
         and its box is ``None``, with one warning naming the first five such
         files.
         """
-        images, readable = self.read_files(paths, "rows are empty")
         n_classes = len(self.classifier.classes_)
-        if all_faces:
-            found, found_boxes, index = (self.predict_all_faces(images) if images else
-                                         (np.empty((0, n_classes)), [], np.empty(0, int)))
-            index = np.asarray(readable, dtype=int)[index]
-        else:
-            found, found_boxes = (self.predict_proba_images(images) if images else
-                                  (np.empty((0, n_classes)), []))
-            index = np.asarray(readable, dtype=int)
+        readable: list[int] = []
+        failed: list[str] = []
+        found_parts, found_boxes, index_parts = [np.empty((0, n_classes))], [], []
+        for start in range(0, len(paths), FILES_PER_CHUNK):
+            images, positions = self.read_files(paths, range(start, min(
+                start + FILES_PER_CHUNK, len(paths))), failed)
+            readable.extend(positions)
+            if images:
+                if all_faces:
+                    found, boxes, index = self.predict_all_faces(images)
+                    index = np.asarray(positions, dtype=int)[index]
+                else:
+                    found, boxes = self.predict_proba_images(images)
+                    index = np.asarray(positions, dtype=int)
+                found_parts.append(found)
+                found_boxes.extend(boxes)
+                index_parts.append(index)
+            if progress is not None:
+                progress(min(FILES_PER_CHUNK, len(paths) - start))
+        warn_unreadable(failed, len(paths), "rows are empty", stacklevel=4)
+        found = np.concatenate(found_parts)
+        index = np.concatenate(index_parts) if index_parts else np.empty(0, int)
         for i, box in zip(index, found_boxes):
             logger.debug("%s: %s", paths[i], "no face" if box is None else f"face {box}")
-        if images:
+        if readable:
             with_face = len({int(i) for i, b in zip(index, found_boxes) if b is not None})
             logger.info("faces found in %d of %d image(s); the others are classified whole",
-                        with_face, len(images))
+                        with_face, len(readable))
         # Unreadable files keep one row each (NaN), in their place among the others.
         read = set(readable)
         rows = sorted([(int(i), k) for k, i in enumerate(index)]
@@ -251,6 +279,15 @@ class FacePredictor:
                 proba[r] = found[k]
             boxes.append(None if k < 0 else found_boxes[k])
         return FacePredictions(proba, boxes, np.array([i for i, _ in rows], dtype=int))
+
+
+def warn_unreadable(failed: list[str], n: int, what: str, stacklevel: int = 3) -> None:
+    """One warning for the files :meth:`FacePredictor.read_files` skipped, if any."""
+    if failed:
+        warnings.warn(
+            f"{len(failed)} of {n} image(s) could not be read "
+            f"({', '.join(map(repr, failed[:5]))}{', ...' if len(failed) > 5 else ''}); "
+            f"their {what} (on_error='skip').", SkmoodWarning, stacklevel=stacklevel)
 
 
 class FacePredictions(NamedTuple):
@@ -265,89 +302,12 @@ class FacePredictions(NamedTuple):
     image_index: np.ndarray
 
 
-class FaceExplanations(NamedTuple):
-    """What :func:`explain_faces` returns: one row per image."""
-
-    #: Grad-CAM maps, ``(n, height, width)`` at the network's input size, in [0, 1].
-    heatmaps: np.ndarray
-    #: The part ``(x, y, width, height)`` of each image that its map covers (the
-    #: face crop, or the whole image), for :func:`~skmood.overlay_heatmap`'s ``box``.
-    regions: list
-    #: The face found in each image (``None``: none, the whole image was used).
-    boxes: list
-    #: Class probabilities, columns in the order of ``classes_``.
-    proba: np.ndarray
-
-
 def _within(outer: Box, shape: tuple, inner: Box) -> Box:
     """``inner``, a region of an image of ``shape`` showing ``outer``, in ``outer``'s frame."""
     x, y, w, h = outer
     sx, sy = w / shape[1], h / shape[0]
     return (x + round(inner[0] * sx), y + round(inner[1] * sy),
             max(1, round(inner[2] * sx)), max(1, round(inner[3] * sy)))
-
-
-def explain_faces(model: Any, paths: Sequence[str], *, target: Any = None,
-                  detector: str | None = None) -> FaceExplanations:
-    """Grad-CAM heat maps of the largest face of each image file, and where they go.
-
-    For photos: each image is decoded, its largest face found and cropped
-    (the whole image when none is found), as :func:`predict_faces` does,
-    and explained with :meth:`HappySadClassifier.explain` (a ``FaceCropper``
-    step of a pipeline narrows the region further). Draw a map over its
-    photo with ``overlay_heatmap(photo, heatmaps[i], box=regions[i])``.
-    ``skmood explain`` and ``skmood serve`` explain this way.
-
-    Parameters
-    ----------
-    model : HappySadClassifier or Pipeline
-        A fitted classifier, or a fitted pipeline ending in one.
-    paths : sequence of str
-        Image files.
-    target : label, array-like of shape (n_paths,) or None, default=None
-        The class explained (one of ``classes_``, or one per file); ``None``:
-        the class predicted for each image.
-    detector : {"haar", "mtcnn"} or None, default=None
-        Face detector; ``None``: the classifier's ``face_detector`` if it has
-        one, else ``"haar"``.
-
-    Returns
-    -------
-    explanations : FaceExplanations
-        A named tuple ``(heatmaps, regions, boxes, proba)``: a map per file
-        at the network's input size, the part ``(x, y, width, height)`` of
-        the image it covers, the face box found (``None`` if none) and the
-        class probabilities. A file that cannot be read (with the
-        classifier's ``on_error="skip"``) has a map of NaN and no region.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from skmood import HappySadClassifier, explain_faces, make_faces
-    >>> paths, y = make_faces(20, image_size=(16, 16), random_state=0,
-    ...                       directory=tempfile.mkdtemp())
-    >>> clf = HappySadClassifier(image_size=(16, 16), conv_filters=(4,), dense_units=4,
-    ...                          epochs=1, random_state=0).fit(paths, y)
-    >>> heatmaps, regions, boxes, proba = explain_faces(clf, paths[:2])
-    >>> heatmaps.shape, regions  # no face found in 16x16 cartoons: whole images
-    ((2, 16, 16), [(0, 0, 16, 16), (0, 0, 16, 16)])
-    """
-    predictor = FacePredictor(model, detector=detector)
-    paths = list(paths)
-    images, readable = predictor.read_files(paths, "heat maps are NaN")
-    height, width = predictor.classifier.input_shape_[:2]
-    heatmaps = np.full((len(paths), height, width), np.nan, np.float32)
-    proba = np.full((len(paths), len(predictor.classifier.classes_)), np.nan)
-    regions: list = [None] * len(paths)
-    boxes: list = [None] * len(paths)
-    if images:
-        if target is not None and np.ndim(target):
-            target = np.asarray(target, dtype=object)[readable]
-        found = predictor.explain_images(images, target=target)
-        heatmaps[readable], proba[readable] = found.heatmaps, found.proba
-        for k, i in enumerate(readable):
-            regions[i], boxes[i] = found.regions[k], found.boxes[k]
-    return FaceExplanations(heatmaps, regions, boxes, proba)
 
 
 def predict_faces(model: Any, paths: Sequence[str], *, detector: str | None = None,
@@ -363,8 +323,9 @@ def predict_faces(model: Any, paths: Sequence[str], *, detector: str | None = No
 
     Parameters
     ----------
-    model : HappySadClassifier or Pipeline
-        A fitted classifier, or a fitted pipeline ending in one.
+    model : HappySadClassifier, Pipeline or skmood.runtime.ExportedModel
+        A fitted classifier, a fitted pipeline ending in one, or an exported
+        model (:func:`skmood.runtime.load`).
     paths : sequence of str
         Image files.
     detector : {"haar", "mtcnn"} or None, default=None

@@ -1,82 +1,23 @@
 """Batches of network-ready images, streamed from paths or arrays (private).
 
 A :class:`keras.utils.PyDataset` decodes, resizes and normalises one batch at
-a time, so memory stays bounded by the batch size however many files there
-are. Decoding runs in worker threads, overlapping with the network's work.
+a time (:func:`skmood._batches.load_batch`), so memory stays bounded by the
+batch size however many files there are. Decoding runs in worker threads,
+overlapping with the network's work.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._cache import DecodedCache
-from ._face_boxes import FaceBoxes
-from ._image import convert_channels, read_image, resize_image
+# image_at, predict_batches: also importable from here
+from ._batches import image_at, load_batch, predict_batches  # noqa: F401
 from ._keras_backend import PyDataset, start_generator_dataset
 from ._malloc import undo_tensorflow_setting
-from ._validation import PATHS, PIXELS, ImageInput
-from .exceptions import ImageReadError
-
-
-def image_at(source: ImageInput, index: int, color_mode: str) -> np.ndarray:
-    """Image ``index`` of ``source`` at its own size in ``color_mode`` (decoded if a path)."""
-    if source.kind == PATHS:
-        return read_image(source.data[index], color_mode=color_mode)
-    return convert_channels(source.data[index], 3 if color_mode == "rgb" else 1)
-
-
-def load_batch(
-    source: ImageInput,
-    indices: np.ndarray,
-    image_size: tuple[int, int],
-    color_mode: str,
-    failures: dict | None = None,
-    cache: DecodedCache | None = None,
-    faces: FaceBoxes | None = None,
-) -> np.ndarray:
-    """Return the images at ``indices`` as float32 ``(n, h, w, c)`` in [0, 1].
-
-    With a ``failures`` dict, an unreadable file becomes a black image and its
-    index is recorded there with the error; without one, the error propagates.
-    A ``cache`` of ``source`` serves the decoded images, decoding each file once.
-    With ``faces``, each image is cropped to its largest face before resizing.
-    """
-    n_channels = 3 if color_mode == "rgb" else 1
-    if cache is not None:
-        batch = cache.take(indices, failures)
-    elif source.kind == PATHS:
-        images = []
-        for i in indices:
-            try:
-                image = read_image(source.data[i], color_mode=color_mode)
-            except ImageReadError as exc:
-                if failures is None:
-                    raise
-                failures[int(i)] = exc
-                image = np.zeros((*image_size, n_channels), np.uint8)
-            else:
-                image = image if faces is None else faces.crop(int(i), image)
-            images.append(resize_image(image, image_size))
-        batch = np.stack(images)
-    elif source.kind == PIXELS and faces is None:
-        batch = source.data[indices]
-        if batch.shape[1:3] != tuple(image_size) or batch.shape[-1] != n_channels:
-            batch = np.stack(
-                [resize_image(convert_channels(img, n_channels), image_size) for img in batch]
-            )
-    else:  # decoded images of their own sizes (or pixel arrays to crop)
-        images = [convert_channels(source.data[i], n_channels) for i in indices]
-        if faces is not None:
-            images = [faces.crop(int(i), image) for i, image in zip(indices, images)]
-        batch = np.stack([resize_image(image, image_size) for image in images])
-    if batch.dtype == np.uint8:
-        return batch.astype(np.float32) * np.float32(1.0 / 255.0)
-    return batch.astype(np.float32, copy=False)
+from ._validation import ImageInput
 
 
 class ImageSequence(PyDataset):
@@ -230,31 +171,3 @@ class ImageSequence(PyDataset):
         self._epoch += 1
         if self.shuffle:
             self._rng.shuffle(self._order)
-
-
-def predict_batches(predict_on_batch, seq: ImageSequence, *, progress=None) -> np.ndarray:
-    """Run ``predict_on_batch`` over every batch of ``seq``; concatenate the outputs.
-
-    ``seq.workers`` threads load the next batches while the network runs on the
-    current one (decoding releases the GIL), so decoding overlaps inference;
-    at most ``seq.workers + 1`` batches wait decoded. Calling the network batch
-    by batch also skips the generic input adapter of ``Model.predict``.
-    ``progress``, if given, is called with the number of batches done.
-    """
-    n_batches, workers = len(seq), max(1, int(seq.workers))
-    outputs = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending = deque(pool.submit(seq.__getitem__, i)
-                        for i in range(min(n_batches, workers + 1)))
-        next_index = len(pending)
-        while pending:
-            x = pending.popleft().result()[0]
-            if next_index < n_batches:
-                pending.append(pool.submit(seq.__getitem__, next_index))
-                next_index += 1
-            outputs.append(np.asarray(predict_on_batch(x)))
-            if progress is not None:
-                progress(len(outputs))
-    if not outputs:
-        return np.empty((0, 1), np.float32)
-    return np.concatenate(outputs)

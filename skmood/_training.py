@@ -18,12 +18,11 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
-from ._image import read_image
-from ._validation import PATHS, ImageInput, check_images
+from . import _paths
+from ._image import read_images
+# describe_failures: also importable from here (the classifier's messages)
+from ._validation import N_SHOWN, PATHS, ImageInput, check_images, describe_failures  # noqa: F401
 from .exceptions import DatasetError, ImageReadError, SkmoodWarning
-
-#: How many offending files an error or warning lists.
-N_SHOWN = 5
 
 
 @dataclass
@@ -152,27 +151,28 @@ def unreadable(data: ImageInput, color_mode: str, cache=None) -> dict[int, Image
             list(pool.map(lambda chunk: len(cache.take(chunk, failures)), chunks))
         return dict(sorted(failures.items()))
 
-    def attempt(path):
-        try:
-            read_image(path, color_mode=color_mode)
-        except ImageReadError as exc:
-            return exc
-        return None
+    def errors(chunk: np.ndarray) -> list[tuple[int, ImageReadError]]:
+        images = read_images(data.data[chunk], color_mode=color_mode)  # 64 at most at once
+        return [(int(i), exc) for i, exc in zip(chunk, images) if isinstance(exc, ImageReadError)]
 
+    chunks = np.array_split(np.arange(len(data)), -(-len(data) // 64))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        errors = list(pool.map(attempt, data.data))
-    return {i: exc for i, exc in enumerate(errors) if exc is not None}
+        return dict(pair for found in pool.map(errors, chunks) for pair in found)
 
 
 def check_files_exist(data: ImageInput, owner: str) -> None:
     """Raise one :class:`ImageReadError` listing the paths that are not files.
 
     A cheap ``os.path.isfile`` per path, so a typo fails at once rather than
-    when its batch is reached, possibly epochs into training.
+    when its batch is reached, possibly epochs into training; URLs are looked
+    up with one listing per folder (:func:`skmood._paths.missing`).
     """
     if data.kind != PATHS:
         return
-    missing = [p for p in data.data if not os.path.isfile(p)]
+    urls = [p for p in data.data if _paths.is_url(p)]
+    gone = set(_paths.missing(urls)) if urls else set()
+    missing = [p for p in data.data
+               if (p in gone if _paths.is_url(p) else not os.path.isfile(p))]
     if missing:
         shown = ", ".join(repr(p) for p in missing[:N_SHOWN])
         more = f" (and {len(missing) - N_SHOWN} more)" if len(missing) > N_SHOWN else ""
@@ -180,13 +180,6 @@ def check_files_exist(data: ImageInput, owner: str) -> None:
             f"{owner}: {len(missing)} of {len(data)} image paths are not existing files: "
             f"{shown}{more}; fix the paths or pass on_error='skip'."
         )
-
-
-def describe_failures(failures: dict[int, Exception], total: int) -> str:
-    """``"3 of 120 images ...: <first 5 messages>"`` for warnings and errors."""
-    shown = "; ".join(str(failures[k]).rstrip(".") for k in sorted(failures)[:N_SHOWN])
-    more = f" (and {len(failures) - N_SHOWN} more)" if len(failures) > N_SHOWN else ""
-    return f"{len(failures)} of {total} images could not be read: {shown}{more}"
 
 
 def _without(split: Split, failures: dict[int, Exception], owner: str) -> Split:

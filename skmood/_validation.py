@@ -8,15 +8,20 @@ was expected.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from numbers import Integral
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 #: Which kind of image input an ``X`` holds.
 PATHS, PIXELS, IMAGES = "paths", "pixels", "images"
+
+#: What an unreadable image does (the classifier's ``on_error``).
+ON_ERROR = ("raise", "skip")
+#: How many offending files an error or warning lists.
+N_SHOWN = 5
 
 _X_EXPECTED = (
     "expected image file paths (a 1-D sequence or a single column) or pixel "
@@ -70,7 +75,10 @@ def _empty_message(owner: str, shape: tuple) -> str:
 
 def reject_sparse(X: Any, owner: str) -> None:
     """Raise a clear ``TypeError`` for scipy sparse input."""
-    if sp.issparse(X):
+    # A sparse matrix exists only once scipy.sparse is imported: this check never
+    # imports scipy itself (skmood.runtime runs without it).
+    sparse = sys.modules.get("scipy.sparse")
+    if sparse is not None and sparse.issparse(X):
         raise TypeError(
             f"{owner}: sparse input is not supported; {_X_EXPECTED}, got a sparse "
             f"{type(X).__name__} of shape {X.shape}."
@@ -197,3 +205,10 @@ def check_images(X: Any, owner: str) -> ImageInput:
 def python_scalar(value: Any) -> Any:
     """A NumPy scalar (a label, a count) as the Python value it holds, for JSON; others as given."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def describe_failures(failures: dict[int, Exception], total: int) -> str:
+    """``"3 of 120 images ...: <first 5 messages>"`` for warnings and errors."""
+    shown = "; ".join(str(failures[k]).rstrip(".") for k in sorted(failures)[:N_SHOWN])
+    more = f" (and {len(failures) - N_SHOWN} more)" if len(failures) > N_SHOWN else ""
+    return f"{len(failures)} of {total} images could not be read: {shown}{more}"

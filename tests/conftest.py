@@ -86,3 +86,25 @@ def tiny_classifier(**params):
 def make_clf():
     """Factory of :func:`tiny_classifier` with overridable parameters."""
     return tiny_classifier
+
+
+@pytest.fixture(scope="session")
+def tiny_fitted(face_paths):
+    """:func:`tiny_classifier` fitted once per run on :func:`face_folder`'s 24 faces.
+
+    Two epochs with a validation split (so ``history_`` has validation
+    curves). Shared by the tests of the report, the "unsure" answer and the
+    progress bars: use it as is, or restore what you change.
+    """
+    paths, labels = face_paths
+    return tiny_classifier(epochs=2, validation_split=0.25).fit(paths, labels)
+
+
+@pytest.fixture(scope="session")
+def tiny_fitted_file(tiny_fitted, tmp_path_factory):
+    """:func:`tiny_fitted` saved once as a ``.skmood`` file (for command-line tests)."""
+    import skmood
+
+    path = tmp_path_factory.mktemp("tiny-fitted") / "model.skmood"
+    skmood.save(tiny_fitted, path)
+    return path

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 import skmood._cache as cache_module
+import skmood._batches as batches  # image_at decodes there
+import skmood._image as image_module  # read_images decodes there
 import skmood._sequence as sequence
 from skmood._augment import Augmenter
 from skmood._validation import check_images
@@ -18,14 +20,14 @@ from skmood.exceptions import SkmoodWarning
 def _count_decodes(monkeypatch):
     """Record every file decoded, by the streaming path or by the cache."""
     calls = []
-    real = sequence.read_image
+    real = batches.read_image
 
     def spy(path, **kwargs):
         calls.append(str(path))
         return real(path, **kwargs)
 
-    monkeypatch.setattr(sequence, "read_image", spy)
-    monkeypatch.setattr(cache_module, "read_image", spy)
+    monkeypatch.setattr(batches, "read_image", spy)
+    monkeypatch.setattr(image_module, "read_image", spy)  # behind read_images
     return calls
 
 

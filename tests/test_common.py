@@ -67,6 +67,8 @@ EXPECTED_FAILED_CHECKS = {
         "check_sample_weight_equivalence_on_dense_data": TABULAR,
         "check_sample_weights_list": TABULAR,
         "check_sample_weights_not_an_array": TABULAR,
+        "check_sample_weights_pandas_series": TABULAR + "; a pandas Series of weights is "
+        "tested on images",
         "check_sample_weights_not_overwritten": TABULAR,
         "check_sample_weights_shape": TABULAR,
         "check_supervised_y_2d": TABULAR,

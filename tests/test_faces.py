@@ -337,6 +337,27 @@ def test_mtcnn_detector():
         found = [b for b in cropper.detect(photos) if b is not None]
         assert len(found) >= 7  # 37 of 40 with 40 photos when written
         assert all(iou(b, (150, 60, 144, 144)) > 0.3 for b in found)
+        # One batched call finds exactly what one call per photo finds.
+        assert cropper.detect_all(photos) == [cropper.detect_all([p])[0] for p in photos]
+
+
+def test_mtcnn_gets_images_of_one_shape_in_one_call_and_boxes_go_back_in_order(monkeypatch):
+    import skmood._faces as face_crop  # the detectors live there
+
+    calls = []
+
+    class Detector:  # stands for MTCNN: one face whose x is the image's mean pixel
+        def detect_faces(self, images):
+            calls.append([image.shape for image in images])
+            return [[{"box": [int(image.mean()), 0, 30, 30]}] for image in images]
+
+    monkeypatch.setattr(face_crop, "_mtcnn", lambda: Detector())
+    monkeypatch.setattr(face_crop, "MTCNN_BATCH", 2)
+    images = [np.full((60, 80 + 20 * (i % 2), 3), i, np.uint8) for i in range(5)]
+    boxes = FaceCropper(detector="mtcnn", min_face_size=24).detect(images)
+    assert boxes == [(i, 0, 30, 30) for i in range(5)]
+    # Shapes never mixed in a call; at most MTCNN_BATCH images a call.
+    assert sorted(calls) == sorted([[(60, 80, 3)] * 2, [(60, 80, 3)], [(60, 100, 3)] * 2])
 
 
 # ------------------------------------------------------------------ one prediction path
@@ -372,16 +393,16 @@ def test_predict_faces_is_the_explicit_steps_and_names_each_box(tmp_path, detect
 def test_mtcnn_retracing_warnings_are_dropped_and_only_those(caplog, monkeypatch):
     import logging
 
-    import skmood._face_crop as face_crop
+    import skmood._faces as face_crop  # the detectors live there
 
     tf_log = logging.getLogger("tensorflow")
     retracing = "5 out of the last 5 calls to <function> triggered tf.function retracing."
 
     class Detector:  # stands for MTCNN: its Keras calls warn about retracing
-        def detect_faces(self, image):
+        def detect_faces(self, images):
             tf_log.warning(retracing)
             tf_log.warning("another TensorFlow warning")
-            return []
+            return [[] for _ in images]
 
     face_crop._mtcnn()  # the real detector installs the filter once
     monkeypatch.setattr(face_crop, "_mtcnn", lambda: Detector())

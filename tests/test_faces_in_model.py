@@ -20,6 +20,7 @@ from sklearn.pipeline import make_pipeline
 
 import skmood
 from skmood import FaceCropper, ImageLoader, ImageResizer, predict_faces
+from skmood._faces import FaceFinder  # the detector behind FaceCropper and the model
 from skmood.cli import main
 from skmood.datasets import make_faces
 
@@ -99,13 +100,13 @@ def test_the_detector_round_trips_through_save_load_and_joblib(fitted, photos, t
 def test_each_face_is_detected_once_per_image_per_fit(photos, make_clf, monkeypatch, cache):
     paths, labels = photos
     calls = []
-    original = FaceCropper._detect
+    original = FaceFinder.detect
 
     def counting(self, images):
         calls.extend(len(images) * [1])
         return original(self, images)
 
-    monkeypatch.setattr(FaceCropper, "_detect", counting)
+    monkeypatch.setattr(FaceFinder, "detect", counting)
     make_clf(image_size=(24, 24), epochs=3, face_detector="haar", cache=cache,
              validation_split=0.25).fit(paths, labels)
     assert len(calls) == len(paths)  # training and validation images, once each
@@ -170,8 +171,8 @@ def test_cli_trains_with_crop_faces_and_predicts_without_repeating_it(
 def test_known_face_boxes_are_not_searched(photos, make_clf, monkeypatch):
     paths, labels = photos
     calls = []
-    original = FaceCropper._detect
-    monkeypatch.setattr(FaceCropper, "_detect",
+    original = FaceFinder.detect
+    monkeypatch.setattr(FaceFinder, "detect",
                         lambda self, images: calls.extend(images) or original(self, images))
     whole = [(0, 0, 200, 160)] * 10 + [None] * (len(paths) - 10)  # face crops already
     make_clf(image_size=(24, 24), epochs=2, face_detector="haar").fit(
@@ -189,3 +190,21 @@ def test_bad_face_boxes_are_named(photos, make_clf, face_boxes, match):
         make_clf(face_detector="haar").fit(paths, labels, face_boxes=face_boxes)
     with pytest.raises(ValueError, match="face_boxes needs face_detector"):
         make_clf().fit(paths, labels, face_boxes=[None] * len(paths))
+
+
+def test_faces_of_a_batch_are_found_in_few_detector_calls_within_a_pixel_budget(monkeypatch):
+    import skmood._face_boxes as face_boxes
+
+    calls = []
+    monkeypatch.setattr(FaceCropper, "_detect",
+                        lambda self, images: calls.append(len(images)) or [None] * len(images))
+    monkeypatch.setattr(face_boxes, "DETECT_GROUP_PIXELS", 300)  # three 10x10 images
+    faces = face_boxes.FaceBoxes(FaceCropper(margin=0.0), known={1: (0, 0, 5, 5)})
+    images = [np.zeros((10, 10, 3), np.uint8)] * 5
+
+    cropped = list(faces.crop_each(enumerate(images)))
+    assert [i for i, _ in cropped] == [0, 1, 2, 3, 4]
+    assert [image.shape for _, image in cropped] == [(10, 10, 3), (5, 5, 3)] + [(10, 10, 3)] * 3
+    assert calls == [2, 2] and faces.n_detected == 4  # images 0, 2 | 3, 4; 1 was known
+    list(faces.crop_each(enumerate(images)))
+    assert calls == [2, 2]  # remembered

@@ -85,3 +85,17 @@ def test_the_schema_documents_explain(client):
     explanation = schema["components"]["schemas"]["Explanation"]
     assert set(explanation["required"]) == {"label", "heatmap", "box"}
     assert "greyscale PNG" in explanation["properties"]["heatmap"]["description"]
+
+
+def test_a_model_without_gradients_says_so(client, model):
+    assert client.get("/model").json()["explainable"] is True
+    predictor = client.app.state.predictor
+    predictor.explainable = False  # as for an exported model (skmood.runtime)
+    try:
+        response = client.post("/predict?explain=true", content=png(make_faces(
+            1, image_size=(24, 24), random_state=0)[0][0]), headers={"Content-Type": "image/png"})
+        assert response.status_code == 422
+        assert "explain=true needs a Keras model" in response.json()["detail"]
+        assert client.get("/model").json()["explainable"] is False
+    finally:
+        predictor.explainable = True

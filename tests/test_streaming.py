@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import skmood._batches as batches  # image_at decodes there
+import skmood._image as image_module  # read_images decodes there
 import skmood._sequence as sequence
 from skmood._validation import check_images
 from skmood.exceptions import ImageReadError
@@ -12,13 +14,14 @@ from skmood.exceptions import ImageReadError
 
 def _spy_on_decoding(monkeypatch):
     calls = []
-    real = sequence.read_image
+    real = batches.read_image
 
     def spy(path, **kwargs):
         calls.append(path)
         return real(path, **kwargs)
 
-    monkeypatch.setattr(sequence, "read_image", spy)
+    monkeypatch.setattr(batches, "read_image", spy)
+    monkeypatch.setattr(image_module, "read_image", spy)  # behind read_images
     return calls
 
 

@@ -1,7 +1,9 @@
-"""The ``skmood`` command line: demo, train, predict, evaluate, explain and serve.
+"""The ``skmood`` command line: demo, train, predict, evaluate, explain, serve, export.
 
 Run ``skmood COMMAND --help`` for the options of each command. TensorFlow is
-imported only by the commands that need it, so ``skmood --help`` stays fast.
+imported only by the commands that need it, so ``skmood --help`` stays fast,
+and ``predict`` and ``serve`` on an exported model import neither TensorFlow
+nor scikit-learn.
 
 Modules: ``_parser`` (the argument parser), ``_train`` (``skmood train``,
 checkpoints, resume, warm start), ``_explain`` (``skmood explain``, Grad-CAM

@@ -1,4 +1,9 @@
-"""``skmood predict``, ``evaluate``, ``serve`` and ``demo``."""
+"""``skmood predict``, ``evaluate``, ``serve``, ``export`` and ``demo``.
+
+Imported with the parser, so nothing heavy at module level: scikit-learn and
+TensorFlow load inside the commands that need them (``predict`` and ``serve``
+on an exported model need neither).
+"""
 
 from __future__ import annotations
 
@@ -12,14 +17,13 @@ import tempfile
 import time
 from typing import Any
 
-from .._classifier import HappySadClassifier
-from .._persistence import format_for_path, load
+from .. import _progress as progress
 from ..exceptions import SkmoodError
 from ._format import (class_counts, format_evaluation, format_predictions, format_table,
                       prepare_output)
 
-__all__ = ["DEMO_DEFAULTS", "cmd_demo", "cmd_evaluate", "cmd_predict", "cmd_serve",
-           "load_model"]
+__all__ = ["DEMO_DEFAULTS", "cmd_demo", "cmd_evaluate", "cmd_export", "cmd_predict",
+           "cmd_serve", "load_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,17 +36,22 @@ DEMO_DEFAULTS: dict[str, Any] = {
 #: What ``--init``/``--model`` accept for the model shipped with skmood.
 PRETRAINED = "pretrained"
 #: Extensions that make a first positional argument the model file.
-MODEL_EXTENSIONS = (".skmood", ".joblib", ".pkl", ".pickle")
+MODEL_EXTENSIONS = (".skmood", ".joblib", ".pkl", ".pickle", ".onnx", ".tflite")
 
 
-def load_model(path: str | None, on_error: str | None = None) -> Any:
+def load_model(path: str | None, on_error: str | None = None, detector: str | None = None
+               ) -> Any:
     """A model file named on the command line: :func:`skmood.load`, joblib allowed.
 
     The CLI reads files its user names, so joblib files are unpickled (its
     help says to use only files you trust); ``.skmood`` files never are.
-    ``None`` or ``"pretrained"`` is skmood's pretrained model.
-    ``on_error``, if given, replaces the classifier's.
+    Exported ``.onnx``/``.tflite`` files load on :mod:`skmood.runtime`
+    (no TensorFlow, no scikit-learn). ``None`` or ``"pretrained"`` is
+    skmood's pretrained model. ``on_error``, if given, replaces the
+    classifier's; ``detector`` is an exported model's face detector
+    (:func:`skmood.runtime.load`).
     """
+    from .._export_format import load_model_file, sniff
     from .._predict import final_estimator
 
     if path is None or path == PRETRAINED:
@@ -51,8 +60,13 @@ def load_model(path: str | None, on_error: str | None = None) -> Any:
         logger.info("using skmood's pretrained model (skmood.pretrained_info() says what it "
                     "was trained on)")
         model = load_pretrained()
+    elif sniff(path) is not None:
+        model = load_model_file(path, on_error=on_error, detector=detector)
+        logger.info("running the exported model %r on %s (no TensorFlow)", path,
+                    model.engine)
+        return model
     else:
-        model = load(path, allow_pickle=True)
+        model = load_model_file(path, allow_pickle=True)
     if on_error is not None:
         final_estimator(model).set_params(on_error=on_error)
     return model
@@ -99,26 +113,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     model_path, paths = split_model(args)
     files = find_images(paths)  # cheap checks first: loading the model starts TensorFlow
-    model = load_model(model_path, on_error=args.on_error)
+    model = load_model(model_path, on_error=args.on_error, detector=args.detector)
     logger.info("predicting %d image(s)", len(files))
-    from .._predict import final_estimator, predict_faces
+    from .._predict import FacePredictor, final_estimator
 
     in_model = final_estimator(model).face_detector is not None
+    show = progress.wanted(sys.stderr, args.quiet)
     if args.all_faces or (args.crop_faces and not in_model):
-        proba, boxes, index = predict_faces(model, files, detector=args.detector,
-                                            all_faces=args.all_faces)
+        faces = FacePredictor(model, detector=args.detector)
+        with progress.file_progress(len(files), enabled=show, desc="predicting") as advance:
+            proba, boxes, index = faces.predict_proba_files(files, all_faces=args.all_faces,
+                                                            progress=advance)
         rows = [files[i] for i in index]
     else:  # whole images, or a model that crops faces itself (streamed from the files)
-        proba, boxes, rows = model.predict_proba(files), None, files
+        with progress.predict_progress(enabled=show):
+            proba, boxes, rows = model.predict_proba(files), None, files
     _write(format_predictions(rows, model.classes_, proba, args.format,
-                              boxes if args.all_faces else None),
+                              boxes if args.all_faces else None, args.min_confidence),
            args.output, f"{len(rows)} prediction(s)")
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Report accuracy, per-class metrics and the confusion matrix on a folder."""
-    from .._evaluation import evaluate_model
+    from .._evaluation import labelled_predictions, report_of
     from ..datasets import load_image_folder
 
     model_path, rest = split_model(args, n_rest=1)
@@ -126,12 +144,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise SkmoodError(f"evaluate takes [MODEL] DATA_DIR, got {len(args.paths)} arguments: "
                           f"{', '.join(map(repr, args.paths))}.")
     data_dir = rest[0]
+    if args.report is not None:  # fail before predicting, not after
+        from .._figures import require_matplotlib
+        from .._report import check_out_dir
+
+        require_matplotlib("skmood evaluate --report")
+        check_out_dir(args.report)
     paths, labels = load_image_folder(data_dir)
     model = load_model(model_path, on_error=args.on_error)
     name = model_path or PRETRAINED
     logger.info("evaluating on %d images in %r (%s)", len(paths), data_dir,
                 class_counts(labels))
-    report = evaluate_model(model, paths, labels)
+    with progress.predict_progress(enabled=progress.wanted(sys.stderr, args.quiet)):
+        found = labelled_predictions(model, paths, labels)
+    report = report_of(found, model.classes_)
+    if args.report is not None:
+        from .._report import write_report
+
+        write_report(model, paths, found, report, args.report,
+                     title=f"{os.path.basename(name)} on {data_dir}")
     if args.format == "json":
         print(json.dumps({"model": name, "data_dir": data_dir, **report}, indent=2))
     else:
@@ -145,7 +176,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..serve import run  # FastAPI and uvicorn load here only
 
     api_key = args.api_key or os.environ.get("SKMOOD_API_KEY") or None
-    model = load_model(args.model)  # once, before binding: a bad file fails here
+    # Once, before binding: a bad file fails here.
+    model = load_model(args.model, detector=args.detector)
     logger.info("serving %r on http://%s:%d/ (the page at /, the API's documentation at "
                 "/docs)%s", args.model or PRETRAINED, args.host, args.port,
                 "; requests need the API key" if api_key else "")
@@ -157,13 +189,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export a model to ONNX, LiteRT or a SavedModel."""
+    from .._export import export
+    from .._export_format import SUFFIXES
+
+    output = args.output
+    fmt = args.format
+    if fmt is None:
+        fmt = next((name for name, suffix in SUFFIXES.items()
+                    if output.lower().endswith(suffix)), None)
+        if fmt is None:
+            raise SkmoodError(f"cannot tell the export format from {output!r}: name it .onnx "
+                              "or .tflite, or give --format (onnx, litert, litert-int8, "
+                              "savedmodel).")
+    model = load_model(args.model)
+    output = prepare_output(output) if fmt != "savedmodel" else os.path.abspath(output)
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    export(model, output, format=fmt)
+    size = (os.path.getsize(output) if os.path.isfile(output) else
+            sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(output)
+                for f in files))
+    logger.info("wrote %r (%s, %.2f MB): uint8 RGB pixels of any size in, the probability "
+                "of each class out; skmood.runtime.load(%r) predicts with it", output, fmt,
+                size / 1e6, output)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate faces, train, evaluate, predict, save and reload: end to end."""
     import numpy as np
     from sklearn.model_selection import train_test_split
 
+    from .._classifier import HappySadClassifier
     from .._evaluation import metrics_report
-    from .._persistence import save
+    from .._persistence import format_for_path, save
     from ..datasets import make_faces
 
     start = time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -52,9 +53,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     """Write Grad-CAM overlays of images: where the model looks for its answer."""
     from PIL import Image
 
+    from .. import _progress as progress
+    from .._explain import explain_images
     from .._image import read_image
     from .._overlay import overlay_heatmap
-    from .._predict import FacePredictor
+    from .._predict import FacePredictor, warn_unreadable
     from ..datasets import find_images
 
     model_path, paths = split_model(args)
@@ -71,24 +74,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
     crop = args.crop_faces or predictor.in_model
     logger.info("explaining %d image(s)%s", len(files), " on their largest face" if crop else "")
     outputs = overlay_names(files, out_dir)
-    rows = []
-    for start in range(0, len(files), _CHUNK):
-        chunk = files[start:start + _CHUNK]
-        images, readable = predictor.read_files(chunk, "overlays are not written")
-        if not images:
-            continue
-        found = predictor.explain_images(images, crop_faces=crop, target=target)
-        for k, i in enumerate(readable):
-            path = chunk[i]
-            photo = images[k] if predictor.color_mode == "rgb" else read_image(path)
-            overlay = overlay_heatmap(photo, found.heatmaps[k], alpha=args.alpha,
-                                      box=found.regions[k])
-            Image.fromarray(overlay).save(outputs[start + i])
-            best = int(np.argmax(found.proba[k]))
-            explained = classes[best] if target is None else target
-            rows.append([path, str(classes[best]), f"{found.proba[k][best]:.4f}",
-                         str(explained), "face" if found.boxes[k] else "whole image",
-                         outputs[start + i]])
+    rows: list[list[str]] = []
+    failed: list[str] = []
+    show = progress.wanted(sys.stderr, args.quiet)
+    with progress.file_progress(len(files), enabled=show, desc="explaining") as advance:
+        for start in range(0, len(files), _CHUNK):
+            indices = range(start, min(start + _CHUNK, len(files)))
+            images, positions = predictor.read_files(files, indices, failed)
+            if images:
+                found = explain_images(predictor, images, crop_faces=crop, target=target)
+                for k, i in enumerate(positions):
+                    photo = images[k] if predictor.color_mode == "rgb" else read_image(files[i])
+                    Image.fromarray(overlay_heatmap(photo, found.heatmaps[k], alpha=args.alpha,
+                                                    box=found.regions[k])).save(outputs[i])
+                    best = int(np.argmax(found.proba[k]))
+                    rows.append([files[i], str(classes[best]), f"{found.proba[k][best]:.4f}",
+                                 str(classes[best] if target is None else target),
+                                 "face" if found.boxes[k] else "whole image", outputs[i]])
+            advance(len(indices))
+    warn_unreadable(failed, len(files), "overlays are not written")
     print(format_table(["file", "predicted", "probability", "explained", "region", "overlay"],
                        rows, "<<><<<"), end="")
     logger.info("wrote %d overlay(s) to %r", len(rows), out_dir)

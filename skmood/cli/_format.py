@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import _paths
+from .._confidence import labels_from_proba
 from .._validation import python_scalar
 
 __all__ = [
@@ -30,7 +32,13 @@ __all__ = [
 
 
 def prepare_output(path: str | os.PathLike[str]) -> str:
-    """Return ``path`` absolute after creating its folder; raise if it is unusable."""
+    """Return ``path`` absolute after creating its folder; raise if it is unusable.
+
+    A URL (``s3://bucket/model.skmood``) is returned as given: object storage
+    has no folders to create, and a refused write fails when it happens.
+    """
+    if _paths.is_url(path):
+        return path
     path = os.path.abspath(os.fspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(f"output {path!r} is a directory; expected a file path.")
@@ -74,7 +82,7 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: st
 
 def format_predictions(
     paths: Sequence[str], classes: Sequence[Any], proba: np.ndarray, fmt: str = "table",
-    boxes: Sequence[Any] | None = None,
+    boxes: Sequence[Any] | None = None, min_confidence: float | None = None,
 ) -> str:
     """Format one prediction per image: path, label and class probabilities.
 
@@ -97,6 +105,9 @@ def format_predictions(
         The face box of each row: adds a column ``face_box`` after ``label``
         (``x,y,width,height``, empty for the whole image; in JSON an object
         with those keys, or ``null``).
+    min_confidence : float or None, default=None
+        Rows whose most probable class is less probable than this get the
+        label ``unsure`` (their probabilities are shown as usual).
 
     Returns
     -------
@@ -109,8 +120,7 @@ def format_predictions(
         )
     columns = [f"p_{c}" if str(c) in ("path", "label") else str(c) for c in classes]
     failed = np.isnan(proba).any(axis=1)
-    best = np.argmax(np.nan_to_num(proba, nan=0.0), axis=1)
-    labels = [None if bad else python_scalar(classes[i]) for bad, i in zip(failed, best)]
+    labels = [python_scalar(v) for v in labels_from_proba(proba, classes, min_confidence)]
     probs = [[None] * len(columns) if bad else [float(v) for v in row]
              for bad, row in zip(failed, proba)]
     with_boxes = boxes is not None
@@ -151,8 +161,10 @@ def format_evaluation(report: dict[str, Any]) -> str:
     Returns
     -------
     text : str
-        Accuracy, balanced accuracy, a per-class precision/recall/F1 table and
-        the confusion matrix with labelled rows (true) and columns (predicted).
+        Accuracy, balanced accuracy, the probability metrics (ROC AUC, average
+        precision, log loss, Brier score) when the report has them, a
+        per-class precision/recall/F1 table and the confusion matrix with
+        labelled rows (true) and columns (predicted).
     """
     names = [str(c) for c in report["classes"]]
     per_class = [
@@ -165,11 +177,27 @@ def format_evaluation(report: dict[str, Any]) -> str:
     return (
         (f"unreadable images left out: {unreadable}\n" if unreadable else "")
         + f"accuracy           {report['accuracy']:.4f}\n"
-        f"balanced accuracy  {report['balanced_accuracy']:.4f}\n\n"
+        f"balanced accuracy  {report['balanced_accuracy']:.4f}\n"
+        + _probability_lines(report) + "\n"
         + format_table(["class", "precision", "recall", "f1-score", "support"], per_class, "<>>>>")
         + "\nconfusion matrix (rows: true class, columns: predicted class)\n"
         + format_table(["", *(f"pred {n}" for n in names)], matrix, "<" + ">" * len(names))
     )
+
+
+def _probability_lines(report: dict[str, Any]) -> str:
+    """ROC AUC, average precision, log loss and Brier score, when the report has them."""
+    if "log_loss" not in report:
+        return ""
+
+    def number(value: float | None) -> str:
+        return "n/a (one class only)" if value is None else f"{value:.4f}"
+
+    return (f"ROC AUC            {number(report['roc_auc'])}  "
+            f"(positive class: {report['positive_class']})\n"
+            f"average precision  {number(report['average_precision'])}\n"
+            f"log loss           {report['log_loss']:.4f}\n"
+            f"Brier score        {report['brier_score']:.4f}\n")
 
 
 def class_counts(labels: Any) -> str:

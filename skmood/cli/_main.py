@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..exceptions import SkmoodError, SkmoodWarning
-from ._parser import build_parser
+from ._parser import COMMANDS, build_parser
 
 __all__ = ["main"]
 
@@ -71,6 +71,14 @@ def _error_line(exc: BaseException) -> str:
     return f"unexpected {type(exc).__name__}: {message} (run with --debug for the traceback)"
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The sub-command ``argv`` runs (its first word that is not an option), if any."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``skmood`` command line.
 
@@ -95,7 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command(argv)
+    # Only the options of the command that runs: predict/serve on an exported model then
+    # import neither scikit-learn nor TensorFlow.
+    parser = build_parser(commands=() if command is None else (command,))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version (0) or a usage error (2)

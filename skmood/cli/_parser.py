@@ -2,27 +2,44 @@
 
 Options mirror estimator parameter names (``--epochs``, ``--image-size 48 48``)
 and every list of choices comes from the library's own tuples, never typed
-twice. Nothing here imports Keras, so ``skmood --help`` answers at once.
+twice. Nothing here imports Keras, so ``skmood --help`` answers at once; and
+:func:`~skmood.cli.main` builds the options of the one command it runs only,
+so that ``skmood predict model.onnx ...`` and ``skmood serve model.onnx`` on
+an exported model import neither scikit-learn nor TensorFlow (the options of
+``train`` take their defaults from the estimator, which needs scikit-learn).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from .._backbones import BACKBONES
-from .._classifier import (ARCHITECTURES, INFERENCE_ENGINES, LR_SCHEDULES, ON_ERROR,
-                           PRECISIONS, HappySadClassifier)
-from .._face_crop import DETECTORS
+from .._export_format import EXPORT_FORMATS
+from .._faces import DETECTORS
 from .._image import COLOR_MODES
 from .._presets import PRESETS
+from .._validation import ON_ERROR
 from .._version import __version__
-from ._commands import DEMO_DEFAULTS, cmd_demo, cmd_evaluate, cmd_predict, cmd_serve
-from ._explain import cmd_explain
+from ._commands import (DEMO_DEFAULTS, cmd_demo, cmd_evaluate, cmd_export, cmd_predict,
+                        cmd_serve)
 from ._format import EVALUATION_FORMATS, PREDICTION_FORMATS
-from ._train import cmd_train
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``skmood train`` (:mod:`skmood.cli._train`, imported when it runs)."""
+    from ._train import cmd_train as train
+
+    return train(args)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """``skmood explain`` (:mod:`skmood.cli._explain`, imported when it runs)."""
+    from ._explain import cmd_explain as explain
+
+    return explain(args)
 
 __all__ = ["build_parser"]
 
@@ -79,6 +96,9 @@ def _add_demo_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_hyperparameters(p: argparse.ArgumentParser) -> None:
+    from .._classifier import (ARCHITECTURES, INFERENCE_ENGINES, LR_SCHEDULES, PRECISIONS,
+                               HappySadClassifier)
+
     g = p.add_argument_group("hyperparameters (HappySadClassifier parameters; "
                              "defaults are the estimator's)")
     defaults = HappySadClassifier().get_params()
@@ -177,38 +197,14 @@ def _add_global_options(p: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("--debug", action="store_true", help="show tracebacks of errors", **d)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the ``skmood`` argument parser.
-
-    Returns
-    -------
-    parser : argparse.ArgumentParser
-        Parser with the sub-commands ``demo``, ``train``, ``predict``,
-        ``evaluate``, ``explain`` and ``serve``; each sets ``func`` to the
-        function running it.
-    """
-    parser = argparse.ArgumentParser(
-        prog="skmood", description="Classify face images as happy or sad with a CNN.",
-        epilog="Run 'skmood COMMAND --help' for the options of a command.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _add_global_options(parser, suppress=False)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    def command(name: str, func: Callable[[argparse.Namespace], int], help: str,
-                ) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help)
-        p.set_defaults(func=func)
-        _add_global_options(p, suppress=True)
-        return p
-
-    _add_demo_arguments(command("demo", cmd_demo, "Train and evaluate on synthetic faces, "
-                                                  "end to end, in a minute or two."))
-    p = command("train", cmd_train, "Train a classifier on a folder with one "
-                                     "sub-folder of images per class; save it with joblib.")
-    p.add_argument("data_dir", metavar="DATA_DIR", help="training folder (e.g. happy/, sad/)")
+def _add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data_dir", metavar="DATA_DIR",
+                   help="training folder (e.g. happy/, sad/), local or a URL such as "
+                        "s3://bucket/data (fsspec, the 'cloud' extra)")
     p.add_argument("-o", "--output", metavar="MODEL", required=True,
                    help="model file to write: MODEL.skmood (safe format, recommended) or "
-                        "MODEL.joblib (pickle); folders are created. After each epoch a "
+                        "MODEL.joblib (pickle); folders are created; a URL (s3://bucket/m.skmood) is "
+                        "uploaded. After each epoch a "
                         "checkpoint MODEL.checkpoint.skmood is written (removed at the end)")
     start = p.add_mutually_exclusive_group()
     start.add_argument("--resume", action="store_true",
@@ -225,12 +221,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "options below override its values")
     _add_hyperparameters(p)
 
-    p = command("predict", cmd_predict, "Predict the label and class probabilities of images.")
+
+def _add_predict_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", metavar="[MODEL] PATH", nargs="+",
-                   help="image files or folders (searched recursively), after an optional "
-                        "model file saved by 'skmood train' (only load files you trust; a "
-                        "first argument that is a file without an image extension is the "
-                        "model); without one, skmood's pretrained model answers")
+                   help="image files or folders (searched recursively; local or URLs such as "
+                        "s3://bucket/photos/), after an optional "
+                        "model file saved by 'skmood train' or 'skmood export' (only load "
+                        "files you trust; a first argument that is a file without an image "
+                        "extension is the model); without one, skmood's pretrained model "
+                        "answers. Exported .onnx/.tflite models run without TensorFlow")
     p.add_argument("--model", metavar="MODEL",
                    help="model file (the same as giving it first; default: the pretrained "
                         "model)")
@@ -248,19 +247,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detector", choices=list(DETECTORS), default=None,
                    help="face detector of --crop-faces (default: haar; mtcnn needs the "
                         "'mtcnn' extra)")
+    p.add_argument("--min-confidence", type=_number(float, "a number in [0, 1]",
+                                                    lambda v: 0 <= v <= 1),
+                   default=None, metavar="P",
+                   help="answer 'unsure' (in the label column) for images whose most "
+                        "probable class has a probability below P, e.g. 0.7; the "
+                        "probabilities are shown as usual")
 
-    p = command("evaluate", cmd_evaluate, "Evaluate a model on a folder with one "
-                                           "sub-folder of images per class.")
+
+def _add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", metavar="[MODEL] DATA_DIR", nargs="+",
-                   help="labelled folder (e.g. happy/, sad/), after an optional model file "
+                   help="labelled folder (e.g. happy/, sad/; local or a URL such as "
+                        "s3://bucket/data), after an optional model file "
                         "saved by 'skmood train' (default: the pretrained model)")
     p.add_argument("--model", metavar="MODEL", help="model file (the same as giving it first)")
     p.add_argument("--format", choices=list(EVALUATION_FORMATS), default="text",
                    help="output format (default: text)")
     _add_on_error(p, "leave unreadable images out of the metrics")
+    p.add_argument("--report", metavar="OUT_DIR",
+                   help="also write an HTML report to OUT_DIR: index.html with PNG figures "
+                        "(confusion matrix, ROC, precision-recall, reliability, accuracy vs "
+                        "coverage, training curves, the most confident mistakes); needs "
+                        "matplotlib: pip install 'skmood[plots]'")
 
-    p = command("explain", cmd_explain, "Draw Grad-CAM heat maps over images, where the "
-                                         "model looks for its answer, as PNG files.")
+
+def _add_explain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", metavar="[MODEL] IMAGE", nargs="+",
                    help="image files or folders (searched recursively), after an optional "
                         "model file saved by 'skmood train' (default: the pretrained model)")
@@ -280,11 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detector", choices=list(DETECTORS), default=None,
                    help="face detector (default: the model's face_detector, else haar)")
 
-    p = command("serve", cmd_serve, "Serve a model over HTTP: a JSON API (POST /predict) "
-                                     "and a web page for images and a webcam.")
+
+def _add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", nargs="?", default=None,
                    help="model file saved by 'skmood train' (.skmood files load without "
-                        "unpickling; default: skmood's pretrained model)")
+                        "unpickling) or 'skmood export' (.onnx/.tflite: served without "
+                        "TensorFlow); default: skmood's pretrained model")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=_number(int, "a port in 0-65535", lambda v: 0 <= v <= 65535),
@@ -305,4 +317,73 @@ def build_parser() -> argparse.ArgumentParser:
                    help="threads running the network, each on a batch of the images of "
                         "the requests waiting (default: 1: one big batch at a time; the other "
                         "core decodes and finds faces)")
+
+
+def _add_export_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", nargs="?", default=None,
+                   help="model file saved by 'skmood train' (default: skmood's pretrained "
+                        "model)")
+    p.add_argument("-o", "--output", metavar="OUT", required=True,
+                   help="file to write: OUT.onnx (ONNX) or OUT.tflite (LiteRT), or a folder "
+                        "(SavedModel)")
+    p.add_argument("--format", choices=list(EXPORT_FORMATS), default=None,
+                   help="onnx (onnxruntime, any language), litert (TensorFlow Lite: phones, "
+                        "edge boxes), litert-int8 (the same with int8 weights: smaller, "
+                        "faster, probabilities within a few hundredths) or savedmodel "
+                        "(TensorFlow Serving); default: from OUT's extension (.onnx, .tflite)")
+
+
+#: The sub-commands: name, function, help, and the function adding their options.
+_COMMANDS: list[tuple[str, Callable[[argparse.Namespace], int], str,
+                      Callable[[argparse.ArgumentParser], None]]] = [
+    ("demo", cmd_demo, "Train and evaluate on synthetic faces, end to end, in a minute or two.",
+     _add_demo_arguments),
+    ("train", cmd_train, "Train a classifier on a folder with one sub-folder of images per "
+                         "class; save it with joblib.", _add_train_arguments),
+    ("predict", cmd_predict, "Predict the label and class probabilities of images.",
+     _add_predict_arguments),
+    ("evaluate", cmd_evaluate, "Evaluate a model on a folder with one sub-folder of images "
+                               "per class.", _add_evaluate_arguments),
+    ("explain", cmd_explain, "Draw Grad-CAM heat maps over images, where the model looks for "
+                             "its answer, as PNG files.", _add_explain_arguments),
+    ("serve", cmd_serve, "Serve a model over HTTP: a JSON API (POST /predict) and a web page "
+                         "for images and a webcam.", _add_serve_arguments),
+    ("export", cmd_export, "Export a model to ONNX, LiteRT or a SavedModel, to predict "
+                           "without TensorFlow (skmood.runtime, onnxruntime, LiteRT).",
+     _add_export_arguments),
+]
+#: Names of the sub-commands.
+COMMANDS = tuple(name for name, *_ in _COMMANDS)
+
+
+def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """Build the ``skmood`` argument parser.
+
+    Parameters
+    ----------
+    commands : collection of str or None, default=None
+        The sub-commands whose options are added (``None``: all). The others
+        are still listed by ``skmood --help``; :func:`~skmood.cli.main`
+        passes only the command it runs, so that running ``predict`` or
+        ``serve`` does not import what ``train``'s options need.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        Parser with the sub-commands ``demo``, ``train``, ``predict``,
+        ``evaluate``, ``explain``, ``serve`` and ``export``; each sets
+        ``func`` to the function running it.
+    """
+    parser = argparse.ArgumentParser(
+        prog="skmood", description="Classify face images as happy or sad with a CNN.",
+        epilog="Run 'skmood COMMAND --help' for the options of a command.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, func, help, add_arguments in _COMMANDS:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        _add_global_options(p, suppress=True)
+        if commands is None or name in commands:
+            add_arguments(p)
     return parser

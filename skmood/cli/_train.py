@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import os
+import sys
 import time
 import warnings
 from typing import Any
 
+from .. import _paths
+from .. import _progress as progress
 from .._classifier import HappySadClassifier
 from .._persistence import format_for_path, load, save
 from ..exceptions import SkmoodError, SkmoodWarning
@@ -48,7 +49,7 @@ def _checkpointer(clf: HappySadClassifier, path: str) -> Any:
 def _train_estimator(args: argparse.Namespace, params: dict, checkpoint: str
                      ) -> tuple[HappySadClassifier, int]:
     """The estimator to fit and how many epochs to run: new, resumed or warm-started."""
-    if args.resume and os.path.exists(checkpoint):
+    if args.resume and _paths.exists(checkpoint):
         clf = load(checkpoint)
         target = params.get("epochs", clf.epochs)
         logger.info("resuming from %r after %d completed epoch(s) of %d", checkpoint,
@@ -102,12 +103,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if epochs > 0:
         clf.set_params(epochs=epochs)
-        clf.fit(paths, labels, callbacks=[_checkpointer(clf, checkpoint)])
+        # Keras' own per-batch bar within each epoch on a terminal; one log line per epoch
+        # otherwise (piped, or -q).
+        with progress.training_bar(enabled=progress.wanted(sys.stdout, args.quiet)) as bar:
+            clf.fit(paths, labels, callbacks=[_checkpointer(clf, checkpoint), *bar])
     seconds = time.perf_counter() - start
     save(clf, output, format=format_for_path(output))
-    size = os.path.getsize(output)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(checkpoint)  # the run is complete: the model file supersedes it
+    size = _paths.size(output)
+    _paths.remove(checkpoint)  # the run is complete: the model file supersedes it
     metrics = ", ".join(f"{k}={v[-1]:.4f}" for k, v in sorted(clf.history_.items()))
     print(
         f"trained HappySadClassifier on images from {args.data_dir}\n"

@@ -10,7 +10,6 @@ from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageDraw
-from sklearn.utils import check_random_state
 
 from ..exceptions import DatasetError
 from ._folder import _object_array
@@ -177,6 +176,9 @@ def _generate(n_samples, size, color_mode, happy_fraction, noise, occlusion, ran
               mouths=None):
     """The faces of :func:`make_faces` (checked parameters); mouth boxes into ``mouths``."""
     height, width = size
+    # Imported here: listing files (datasets.find_images) must work without scikit-learn.
+    from sklearn.utils import check_random_state
+
     rng = check_random_state(random_state)
     n_happy = int(round(n_samples * happy_fraction))
     if 0 < happy_fraction < 1 and n_samples >= 2:

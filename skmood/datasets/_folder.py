@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
+from .. import _paths
 from ..exceptions import DatasetError
 
 __all__ = ["IMAGE_EXTENSIONS", "find_images", "load_image_folder"]
@@ -49,7 +51,9 @@ def load_image_folder(
     Parameters
     ----------
     directory : str or os.PathLike
-        Folder holding one sub-folder per class.
+        Folder holding one sub-folder per class: a local path, or a URL
+        such as ``"s3://bucket/data"`` (object storage, through fsspec: see
+        :ref:`object-storage`).
     classes : sequence of str, default=None
         Names of the class sub-folders to use; other sub-folders are
         ignored. By default every non-hidden sub-folder is a class.
@@ -63,7 +67,8 @@ def load_image_folder(
     paths : ndarray of shape (n_samples,), dtype=object
         Path of each image as a ``str``, built as
         ``os.path.join(str(directory), class_name, relative_path)``, so it is
-        absolute only if ``directory`` is.
+        absolute only if ``directory`` is; for a URL, joined with ``/``
+        (``"s3://bucket/data/happy/001.png"``).
     labels : ndarray of shape (n_samples,), dtype=object
         Class name (sub-folder name, a ``str``) of each image.
 
@@ -73,7 +78,12 @@ def load_image_folder(
         If ``directory`` does not exist or is not a folder, if it has no
         class sub-folders, if a name in ``classes`` is not one of them, if a
         class folder has no images, or if fewer than two classes have
-        images. :class:`~skmood.exceptions.DatasetError` is a ``ValueError``.
+        images, or if a URL cannot be listed (bad URL, permission denied,
+        storage error; the message names it).
+        :class:`~skmood.exceptions.DatasetError` is a ``ValueError``.
+    ImportError
+        For a URL, if fsspec or the package of its protocol is not installed
+        (``pip install 'skmood[cloud]'``).
     TypeError
         If ``classes`` or ``extensions`` is a single string instead of a
         collection of strings.
@@ -104,23 +114,22 @@ def load_image_folder(
     """
     name = "load_image_folder"
     root = os.fspath(directory)
-    if not os.path.exists(root):
+    with _storage_errors(name, root):
+        kind = _paths.path_kind(root)
+    if kind is None:
         raise DatasetError(
             f"{name}: directory {root!r} does not exist; expected a folder "
             "with one sub-folder per class (e.g. happy/ and sad/)."
         )
-    if not os.path.isdir(root):
+    if kind != "directory":
         raise DatasetError(
             f"{name}: {root!r} is a file, not a directory; expected a folder "
             "with one sub-folder per class (e.g. happy/ and sad/)."
         )
     exts = _check_extensions(extensions)
 
-    available = sorted(
-        entry
-        for entry in os.listdir(root)
-        if not entry.startswith(".") and os.path.isdir(os.path.join(root, entry))
-    )
+    with _storage_errors(name, root):
+        available = _class_folders(root)
     if not available:
         raise DatasetError(
             f"{name}: {root!r} has no class sub-folders; expected one "
@@ -132,7 +141,8 @@ def load_image_folder(
     labels: list[str] = []
     empty: list[str] = []
     for cls in selected:
-        images, skipped = _list_images(os.path.join(root, cls), exts)
+        with _storage_errors(name, _paths.join(root, cls)):
+            images, skipped = _list_images(_paths.join(root, cls), exts)
         if skipped:
             logger.info(
                 "%s: skipped %d non-image file(s) in class folder %r of %r, e.g. %s",
@@ -144,7 +154,7 @@ def load_image_folder(
             )
         if not images:
             empty.append(cls)
-        paths.extend(os.path.join(root, cls, rel) for rel in images)
+        paths.extend(_paths.join(root, cls, rel) for rel in images)
         labels.extend([cls] * len(images))
 
     if empty:
@@ -172,7 +182,8 @@ def find_images(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
     Parameters
     ----------
     paths : sequence of str or os.PathLike
-        Image files (kept whatever their extension) and folders.
+        Image files (kept whatever their extension) and folders, local or
+        URLs (``"s3://bucket/photos/"``).
 
     Returns
     -------
@@ -184,7 +195,8 @@ def find_images(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
     FileNotFoundError
         If a path does not exist.
     DatasetError
-        If no image is found.
+        If no image is found, or a URL cannot be looked up or listed (bad
+        URL, permission denied, storage error; the message names it).
 
     Examples
     --------
@@ -199,13 +211,15 @@ def find_images(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
     """
     files: list[str] = []
     for path in map(os.fspath, paths):
-        if os.path.isdir(path):
-            found, _ = _list_images(path, IMAGE_EXTENSIONS)
-            logger.debug("found %d image(s) in folder %r", len(found), path)
-            files += [os.path.join(path, rel) for rel in found]
-        elif os.path.exists(path):
+        with _storage_errors("find_images", path):
+            kind = _paths.path_kind(path)
+            if kind == "directory":
+                found, _ = _list_images(path, IMAGE_EXTENSIONS)
+                logger.debug("found %d image(s) in folder %r", len(found), path)
+                files += [_paths.join(path, rel) for rel in found]
+        if kind == "file":
             files.append(path)
-        else:
+        elif kind is None:
             raise FileNotFoundError(
                 f"image path {path!r} does not exist; expected image files or folders of images."
             )
@@ -266,10 +280,33 @@ def _check_classes(classes: Sequence[str], available: list[str], root: str) -> l
     return sorted(requested)
 
 
+@contextmanager
+def _storage_errors(owner: str, url: str) -> Iterator[None]:
+    """Failures of a URL (bad, refused, storage down) as one DatasetError naming it."""
+    try:
+        yield
+    except (OSError, _paths.BadURLError) as exc:
+        if not _paths.is_url(url):
+            raise
+        raise DatasetError(
+            f"{owner}: cannot list {url!r} ({_paths.describe(exc)}); expected a readable "
+            "folder of images."
+        ) from exc
+
+
+def _class_folders(root: str) -> list[str]:
+    """Sorted names of the non-hidden sub-folders of ``root``."""
+    if _paths.is_url(root):
+        return [e for e in _paths.list_folders(root) if not e.startswith(".")]
+    return sorted(e for e in os.listdir(root)
+                  if not e.startswith(".") and os.path.isdir(os.path.join(root, e)))
+
+
 def _list_images(class_dir: str, exts: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """Walk ``class_dir``; return sorted relative image paths and skipped names."""
-    images: list[str] = []
-    skipped: list[str] = []
+    if _paths.is_url(class_dir):
+        return _sort_out(_url_files(class_dir), exts)
+    files: list[str] = []
     seen = {_dir_key(class_dir)}
     for current, dirnames, filenames in os.walk(class_dir, followlinks=True):
         keep = []
@@ -286,16 +323,41 @@ def _list_images(class_dir: str, exts: tuple[str, ...]) -> tuple[list[str], list
             keep.append(d)
         dirnames[:] = keep
         rel_dir = os.path.relpath(current, class_dir)
-        for f in filenames:
-            rel = f if rel_dir == os.curdir else os.path.join(rel_dir, f)
-            if f.startswith("."):
-                logger.debug("load_image_folder: skipped hidden file %r", rel)
-            elif os.path.splitext(f)[1].lower() not in exts:
-                skipped.append(rel)
-            elif not os.path.isfile(os.path.join(current, f)):
-                logger.warning("load_image_folder: skipped broken link %r", rel)
-            else:
-                images.append(rel)
+        files += [f if rel_dir == os.curdir else os.path.join(rel_dir, f) for f in filenames]
+    return _sort_out(files, exts, lambda rel: os.path.isfile(os.path.join(class_dir, rel)))
+
+
+def _url_files(folder: str) -> list[str]:
+    """Files below the URL ``folder`` (``/``-separated), hidden sub-folders left out."""
+    files = []
+    for rel in _paths.list_files(folder):
+        parts = rel.split("/")
+        if any(p.startswith(".") for p in parts[:-1]):
+            logger.debug("load_image_folder: skipped %r in a hidden folder", rel)
+        else:
+            files.append(rel)
+    return files
+
+
+def _sort_out(files: Iterable[str], exts: tuple[str, ...],
+              is_file: Callable[[str], bool] | None = None) -> tuple[list[str], list[str]]:
+    """``(images, skipped)`` among relative ``files``, both sorted.
+
+    Hidden files are left out, files of other extensions skipped; ``is_file``
+    tells a broken link from an image (local folders).
+    """
+    images: list[str] = []
+    skipped: list[str] = []
+    for rel in files:
+        name = os.path.basename(rel)
+        if name.startswith("."):
+            logger.debug("load_image_folder: skipped hidden file %r", rel)
+        elif os.path.splitext(name)[1].lower() not in exts:
+            skipped.append(rel)
+        elif is_file is not None and not is_file(rel):
+            logger.warning("load_image_folder: skipped broken link %r", rel)
+        else:
+            images.append(rel)
     return sorted(images), sorted(skipped)
 
 

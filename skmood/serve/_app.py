@@ -20,8 +20,9 @@ from python_multipart.multipart import parse_options_header
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import ImageReadError, __version__
-from .._face_crop import DETECTORS
+from .._faces import DETECTORS
+from .._version import __version__
+from ..exceptions import ImageReadError
 from ._batching import ServerBusyError
 from ._predictor import Predictor, Upload
 from ._schemas import Error, Health, ModelInfo, PredictResponse
@@ -170,9 +171,11 @@ def create_app(model: Any, **options: Any) -> FastAPI:
 
     Parameters
     ----------
-    model : HappySadClassifier, Pipeline, str or os.PathLike
+    model : HappySadClassifier, Pipeline, ExportedModel, str or os.PathLike
         A fitted model, or a model file: ``.skmood`` files are read safely,
-        other files are unpickled with joblib (only serve files you trust).
+        exported ``.onnx`` and ``.tflite`` files (:func:`skmood.export`) run on
+        the lean runtime (:mod:`skmood.runtime`, no TensorFlow), other files
+        are unpickled with joblib (only serve files you trust).
     **options
         The :class:`Settings`: ``api_key`` (None: no key needed),
         ``max_upload_mb`` (20), ``max_files`` (16), ``crop_faces`` (True),
@@ -188,9 +191,9 @@ def create_app(model: Any, **options: Any) -> FastAPI:
     if isinstance(model, (str, os.PathLike)):
         # A file named by whoever starts the server: joblib files are unpickled
         # (.skmood files never are), as by the command line.
-        from .. import load
+        from .._export_format import load_model_file
 
-        model = load(model, allow_pickle=True)
+        model = load_model_file(model, allow_pickle=True)
     predictor = Predictor(model, detector=settings.detector,
                           max_image_pixels=settings.max_image_pixels, threads=settings.threads,
                           max_batch_size=settings.max_batch_size,
@@ -317,6 +320,10 @@ def create_app(model: Any, **options: Any) -> FastAPI:
                                "and the part of the image it covers)."),
         filename: str | None = Query(
             None, max_length=255, description="Name reported for a raw image body."),
+        min_confidence: float | None = Query(
+            None, ge=0, le=1, description="Answer the label `unsure` (probabilities "
+                                          "unchanged) when the most probable class has a "
+                                          "probability below this, e.g. 0.7."),
     ) -> dict:
         start = time.perf_counter()
         content_type = request.headers.get("content-type", "")
@@ -336,9 +343,14 @@ def create_app(model: Any, **options: Any) -> FastAPI:
         crop = next(v for v in (form.get("crop_faces"), crop_faces, settings.crop_faces)
                     if v is not None)
         every = form.get("all_faces", all_faces)
+        explain = form.get("explain", explain)
+        if explain and not predictor.explainable:
+            raise _error(422, "explain=true needs a Keras model (its gradients); this server "
+                              "runs an exported model: serve the model it was exported from.")
         try:
             predictions = await predictor.predict(uploads, crop, every,
-                                                  form.get("explain", explain))
+                                                  explain=explain,
+                                                  min_confidence=min_confidence)
         except ImageReadError as exc:
             raise _error(422, str(exc)) from exc
         except ServerBusyError as exc:

@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.pipeline import Pipeline
 
-from .. import __version__, decode_image
+from .._confidence import labels_from_proba
+from .._image import decode_image
+from .._explain import explain_network_input
 from .._overlay import heatmap_png
-from .._predict import FacePredictor
+from .._predict import FacePredictor, _instance_of, step_names
+from .._version import __version__
 from ._batching import MicroBatcher
 
 __all__ = ["Predictor", "Upload"]
@@ -68,12 +70,13 @@ class Predictor:
 
     Parameters
     ----------
-    model : HappySadClassifier or Pipeline
+    model : HappySadClassifier, Pipeline or skmood.runtime.ExportedModel
         Fitted; a Pipeline ends with a HappySadClassifier. A leading
         :class:`~skmood.ImageLoader` step is replaced by in-memory decoding
-        with its colour mode.
+        with its colour mode. An exported model runs on the lean runtime
+        (no TensorFlow, no scikit-learn).
     detector : {"haar", "mtcnn"} or None, default=None
-        Face detector of the :class:`~skmood.FaceCropper`; ``None``: the
+        Face detector (those of :class:`~skmood.FaceCropper`); ``None``: the
         model's own ``face_detector``, else ``"haar"``.
     max_image_pixels : int, default=40_000_000
         Larger images are refused before decoding.
@@ -93,10 +96,11 @@ class Predictor:
         self.classifier = final
         self.input_shape = tuple(int(v) for v in final.input_shape_)
         self.color_mode = self.faces.color_mode
-        self.step_names = [type(step).__name__ for _, step in
-                           (model.steps if isinstance(model, Pipeline) else [("", final)])]
+        self.step_names = step_names(model)
         self.classes = [c.item() if isinstance(c, np.generic) else c for c in final.classes_]
         self.cropper = self.faces.cropper
+        #: Heat maps need the gradients of a Keras network (not an exported model's).
+        self.explainable = _instance_of(final, "skmood._classifier", "HappySadClassifier")
         self.max_image_pixels = max_image_pixels
         self.batcher = MicroBatcher(self.faces.predict_network_input, threads=threads,
                                     max_batch_size=max_batch_size, max_pending=max_pending)
@@ -136,7 +140,7 @@ class Predictor:
                 row = len(images)
                 images.append(image)
             regions.extend([None] * (len(images) - len(regions)))
-            regions[row] = self.cropper._crop_region(box, (height, width))
+            regions[row] = self.cropper.crop_region(box, (height, width))
             rows.append({
                 "filename": upload.filename,
                 "width": width,
@@ -154,20 +158,22 @@ class Predictor:
             row["_region"] = regions[row["_row"]]
         return _Prepared(X, rows)
 
-    def _answer(self, p: np.ndarray) -> dict:
-        best = int(np.argmax(p))
-        return {"label": str(self.classes[best]),
+    def _answer(self, p: np.ndarray, min_confidence: float | None = None) -> dict:
+        (label,) = labels_from_proba(p[np.newaxis], self.classes, min_confidence)
+        return {"label": str(label),
                 "probabilities": {str(c): float(v) for c, v in zip(self.classes, p)}}
 
     async def predict(self, uploads: list[Upload], crop_faces: bool,
-                      all_faces: bool = False, explain: bool = False) -> list[dict]:
+                      all_faces: bool = False, explain: bool = False,
+                      min_confidence: float | None = None) -> list[dict]:
         """Classify ``uploads``; one result dict per image, in order.
 
         With ``all_faces``, each result also has ``faces``: one entry per
         face found (largest first) with its box, label and probabilities;
         all the faces of the request go to the network in one batch. With
         ``explain``, each result has an ``explanation``: the Grad-CAM heat map
-        of its label (:meth:`explain`).
+        of its most probable class. With ``min_confidence``, a label whose
+        probability is below it reads ``"unsure"``.
         """
         from starlette.concurrency import run_in_threadpool
 
@@ -180,15 +186,16 @@ class Predictor:
             seconds = row.pop("_seconds") + inference
             index, faces = row.pop("_row"), row.pop("_faces", None)
             indices.append(index)
-            result = {**row, **self._answer(proba[index]), "time_ms": round(seconds * 1000.0, 3)}
+            result = {**row, **self._answer(proba[index], min_confidence),
+                      "time_ms": round(seconds * 1000.0, 3)}
             if faces is not None:
-                result["faces"] = [{"face_box": _box(box), **self._answer(proba[i])}
+                result["faces"] = [{"face_box": _box(box), **self._answer(proba[i], min_confidence)}
                                    for box, i in faces]
             results.append(result)
         regions = [result.pop("_region") for result in results]
         if explain:
             labels = [self.classes[int(np.argmax(proba[i]))] for i in indices]
-            maps = await run_in_threadpool(self.faces.explain_network_input,
+            maps = await run_in_threadpool(explain_network_input, self.faces,
                                            prepared.X[indices], labels)
             for result, heat, region, label in zip(results, maps, regions, labels):
                 result["explanation"] = {
@@ -217,6 +224,7 @@ class Predictor:
             "parameters": {k: _jsonable(v) for k, v in
                            self.classifier.get_params(deep=False).items()},
             "n_epochs_trained": int(getattr(self.classifier, "n_iter_", 0)),
+            "explainable": self.explainable,
             "skmood_version": __version__,
         }
 

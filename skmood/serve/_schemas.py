@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
-__all__ = ["Box", "Error", "Explanation", "FacePrediction", "Health", "ImagePrediction", "ModelInfo",
-           "PredictResponse"]
+__all__ = ["Box", "Error", "Explanation", "FacePrediction", "Health", "ImagePrediction",
+           "ModelInfo", "PredictResponse"]
 
 
 class Box(BaseModel):
@@ -25,7 +25,8 @@ class FacePrediction(BaseModel):
 
     face_box: Box = Field(description="The face, in the pixel coordinates of the uploaded "
                                       "image.")
-    label: str = Field(description="The most probable class for this face.")
+    label: str = Field(description="The most probable class for this face, or 'unsure' "
+                                   "below ?min_confidence.")
     probabilities: dict[str, float] = Field(description="Probability of each class; they "
                                                         "sum to 1.")
 
@@ -33,7 +34,8 @@ class FacePrediction(BaseModel):
 class Explanation(BaseModel):
     """Where in the image the network found its answer (``?explain=true``): Grad-CAM."""
 
-    label: str = Field(description="The class explained: the image's predicted label.")
+    label: str = Field(description="The class explained: the image's most probable class "
+                                   "(also when `label` reads `unsure`).")
     heatmap: str = Field(description=(
         "A data URL (`data:image/png;base64,...`) of an 8-bit greyscale PNG at the "
         "network's input size: each pixel's value / 255 is the Grad-CAM heat in [0, 1] "
@@ -48,7 +50,8 @@ class ImagePrediction(BaseModel):
 
     filename: str | None = Field(description="The upload's file name (null for raw bodies "
                                              "sent without ?filename=).")
-    label: str = Field(description="The most probable class.")
+    label: str = Field(description="The most probable class, or 'unsure' when its "
+                                   "probability is below ?min_confidence.")
     probabilities: dict[str, float] = Field(description="Probability of each class; they "
                                                         "sum to 1.")
     face_box: Box | None = Field(description="The face the image was cropped to, or null "
@@ -100,6 +103,8 @@ class ModelInfo(BaseModel):
     pipeline: list[str] = Field(description="Class names of the model's steps.")
     parameters: dict[str, object] = Field(description="The classifier's parameters.")
     n_epochs_trained: int
+    explainable: bool = Field(description="Whether `/predict?explain=true` gives heat maps "
+                                          "(a Keras model; an exported one has no gradients).")
     skmood_version: str
     crop_faces: bool = Field(description="Whether /predict crops faces by default.")
     detector: Literal["haar", "mtcnn"]

@@ -124,6 +124,8 @@ async function loadModelInfo() {
   state.maxFiles = info.limits.max_files;
   state.classes = info.classes;
   $("crop-faces").checked = info.crop_faces;
+  $("explain").parentElement.hidden = !info.explainable;  // exported models have no gradients
+  if (!info.explainable) $("explain").checked = false;
   const size = info.input_size;
   $("model-info").textContent =
     `Model: ${info.pipeline.join(" → ")} · classes ${info.classes.join(" / ")} · ` +
