@@ -110,7 +110,7 @@ class FaceBoxes:
     def _crop_group(self, group):
         todo = [(i, image) for i, image in group if i not in self._boxes]
         if todo:
-            boxes = self.cropper._detect([_as_uint8(image) for _, image in todo])
+            boxes = self.cropper.detect([_as_uint8(image) for _, image in todo])
             with self._lock:
                 for (i, _), box in zip(todo, boxes):
                     if i not in self._boxes:
