@@ -30,11 +30,13 @@ _LAZY = {
     "PixelNormalizer": ".transformers",
     "decode_image": "._image",
     "evaluation_report": "._report",  # matplotlib is imported only when it runs
+    "explain_faces": "._explain",
     "export": "._export",
     "load": "._persistence",
     "load_image_folder": ".datasets",
     "load_pretrained": "._pretrained",
     "make_faces": ".datasets",
+    "overlay_heatmap": "._overlay",
     "predict_faces": "._predict",
     "pretrained_info": "._pretrained",
     "read_info": "._persistence",

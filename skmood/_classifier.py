@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_random_state
 from . import _cache, _inference, _network_spec, _precision, _progress, _training
 from ._backbones import BACKBONES
 from ._compat import Interval, StrOptions, _fit_context
-from ._face_boxes import FaceBoxes, face_cropper
+from ._face_boxes import FaceBoxes, face_cropper, input_faces
 from ._face_crop import DETECTORS
 from ._image import COLOR_MODES
 from ._inference import INFERENCE_ENGINES  # also importable from here (the CLI's choices)
@@ -759,10 +759,7 @@ shape (n_samples, height, width, channels)
         split = _training.Split(data, None, None, np.arange(len(data)))
         predict_on_batch, fixed_shape = _inference.network_predictor(
             self.model_, self.inference, len(data), _NAME, stacklevel=stacklevel)
-        faces = None
-        if self.face_detector is not None:
-            known = None if boxes is None else dict(enumerate(boxes))
-            faces = FaceBoxes(face_cropper(self.face_detector, self.face_margin), known)
+        faces = input_faces(self.face_detector, self.face_margin, boxes)
         # XLA and LiteRT both prefer one batch shape: the last batch is padded.
         seq = self._sequence(split, batch_size=_PREDICT_BATCH_SIZE, on_error=self.on_error,
                              mirror=bool(self.flip_averaging), pad=fixed_shape, faces=faces)
@@ -859,6 +856,58 @@ shape (n_samples, height, width, channels)
 
         min_confidence = check_min_confidence(min_confidence, f"{_NAME}.predict")
         return labels_from_proba(self.predict_proba(X), self.classes_, min_confidence)
+
+    def explain(self, X, target=None, *, layer=None):
+        """Grad-CAM heat maps: where in each image the network found its answer.
+
+        Gradient-weighted class activation mapping (Selvaraju et al., 2017) on
+        the network's last convolutional feature map (inside the backbone for
+        ``backbone`` networks): each of its channels weighted by the mean
+        gradient of the class's logit over it, summed, kept where positive,
+        resized to the network's input size and scaled so that each map's
+        maximum is 1. Computed in float32 whatever ``precision`` trained the
+        network. :func:`skmood.overlay_heatmap` draws a map over its image.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, 1), or ndarray of \
+shape (n_samples, height, width, channels)
+            Image file paths or pixel arrays, as in :meth:`predict`. With
+            ``face_detector`` set, each image is cropped to its largest face
+            first, as :meth:`predict` does: the maps are of the crops
+            (:func:`skmood.explain_faces` places them on the whole images).
+        target : label, array-like of shape (n_samples,) or None, default=None
+            The class to explain: one of ``classes_`` for every image, or one
+            per image. ``None``: the class :meth:`predict` answers for each
+            image.
+        layer : str or None, default=None
+            Name of the layer whose feature map is used, in ``model_`` or in a
+            model nested in it (the backbone). ``None``: the last layer with a
+            spatial output larger than 1x1, not counting pooling and dropout.
+
+        Returns
+        -------
+        heatmaps : ndarray of shape (n_samples, height, width), dtype=float32
+            One map per image at the network's input size (``input_shape_[:2]``),
+            values in [0, 1]; 1 marks the pixels that raised the class's score
+            most. A map of zeros: nothing in the image raised it. With
+            ``on_error="skip"``, unreadable files get maps of NaN.
+
+        Examples
+        --------
+        >>> from skmood import HappySadClassifier, make_faces
+        >>> X, y = make_faces(40, image_size=(32, 32), random_state=0)
+        >>> clf = HappySadClassifier(image_size=(32, 32), conv_filters=(8,), dense_units=16,
+        ...                          epochs=1, random_state=0).fit(X, y)
+        >>> heatmaps = clf.explain(X[:3])
+        >>> heatmaps.shape, float(heatmaps.min()) >= 0.0, float(heatmaps.max()) <= 1.0
+        ((3, 32, 32), True, True)
+        >>> clf.explain(X[:3], target="sad").shape  # why "sad", whatever the answer
+        (3, 32, 32)
+        """
+        from ._gradcam import explain_classifier
+
+        return explain_classifier(self, X, target, layer=layer, owner=_NAME)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -19,7 +19,7 @@ import numpy as np
 
 from ._faces import FaceFinder
 
-__all__ = ["FaceBoxes", "face_cropper"]
+__all__ = ["FaceBoxes", "face_cropper", "input_faces"]
 
 Box = tuple[int, int, int, int]
 #: Decoded pixels held at most (beyond one image) while their faces are found
@@ -35,6 +35,18 @@ def face_cropper(detector: str, margin: float) -> FaceFinder:
     scikit-learn, so that the lean runtime (:mod:`skmood.runtime`) crops alike.
     """
     return FaceFinder(detector=detector, margin=float(margin))
+
+
+def input_faces(detector: str | None, margin: float,
+                boxes: list[Box | None] | None = None) -> FaceBoxes | None:
+    """The :class:`FaceBoxes` of one prediction input (None without a ``detector``).
+
+    ``boxes``: the box of each image if known (``None``: the whole image).
+    """
+    if detector is None:
+        return None
+    known = None if boxes is None else dict(enumerate(boxes))
+    return FaceBoxes(face_cropper(detector, margin), known)
 
 
 def _as_uint8(image: np.ndarray) -> np.ndarray:

@@ -236,3 +236,7 @@ shape (n_samples, height, width, channels)
 
     def _crop(self, images, boxes):
         return self._finder().crop(images, boxes)
+
+    def _crop_region(self, box, shape):
+        """The part ``(x, y, width, height)`` of an image of ``shape`` that ``box`` crops to."""
+        return self._finder().crop_region(box, shape)

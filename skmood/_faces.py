@@ -146,20 +146,30 @@ class FaceFinder:
         """Each image cropped to a square around its box, with the margin; whole if ``None``."""
         out = np.empty(len(images), dtype=object)
         for i, (image, box) in enumerate(zip(images, boxes)):
-            if box is None:
-                out[i] = image
-                continue
-            height, width = image.shape[:2]
-            x, y, w, h = box
-            side = max(w, h) * (1.0 + 2.0 * float(self.margin))
-            cx, cy = x + w / 2.0, y + h / 2.0
-            x0, y0 = max(0, round(cx - side / 2)), max(0, round(cy - side / 2))
-            x1, y1 = min(width, round(cx + side / 2)), min(height, round(cy + side / 2))
-            if x1 <= x0 or y1 <= y0:  # a box outside the image: keep it whole
-                out[i] = image
-            else:
-                out[i] = np.ascontiguousarray(image[y0:y1, x0:x1])
+            x, y, w, h = self.crop_region(box, image.shape)
+            out[i] = image if (w, h) == image.shape[1::-1] else np.ascontiguousarray(
+                image[y:y + h, x:x + w])
         return out
+
+    def crop_region(self, box: Box | None, shape: Sequence[int]) -> Box:
+        """The part of an image of ``shape`` that the face ``box`` is cropped to.
+
+        The square around the box, enlarged by ``margin`` on every side and
+        clipped to the image, as ``(x, y, width, height)``; the whole image
+        for ``None`` (no face) or a box outside the image. Heat maps of a crop
+        are placed back on the image there.
+        """
+        height, width = (int(v) for v in shape[:2])
+        if box is None:
+            return 0, 0, width, height
+        x, y, w, h = box
+        side = max(w, h) * (1.0 + 2.0 * float(self.margin))
+        cx, cy = x + w / 2.0, y + h / 2.0
+        x0, y0 = max(0, round(cx - side / 2)), max(0, round(cy - side / 2))
+        x1, y1 = min(width, round(cx + side / 2)), min(height, round(cy + side / 2))
+        if x1 <= x0 or y1 <= y0:  # a box outside the image: keep it whole
+            return 0, 0, width, height
+        return x0, y0, x1 - x0, y1 - y0
 
     def _find_haar(self, image, scale):
         cv2 = _import_cv2()

@@ -45,6 +45,7 @@ __all__ = [
     "PyDataset",
     "keras",
     "export_inference",
+    "gradient_function",
     "make_keras_classifier",
     "op_determinism_enabled",
     "progress_bar",
@@ -385,6 +386,37 @@ def network_from_bytes(data: bytes):
         with open(path, "wb") as fh:
             fh.write(data)
         return keras.saving.load_model(path, compile=True, safe_mode=True)
+
+
+def gradient_function(forward: Callable, input_shape) -> Callable:
+    """``forward(x, index) -> (features, scores)`` with the gradient of its scores.
+
+    Returns ``call(x, index) -> (features, d sum(scores) / d features)``, NumPy
+    in and out: ``features`` is an intermediate tensor of the forward pass (a
+    feature map), recorded by TensorFlow's gradient tape, and ``index`` one
+    int per image. The first call runs eagerly; later ones run a graph traced
+    once for any batch size (tracing costs a few eager calls, and each call
+    after it is many times faster on a large network).
+    """
+    import tensorflow as tf
+
+    def run(x, index):
+        with tf.GradientTape() as tape:
+            features, scores = forward(x, index)
+            total = tf.reduce_sum(scores)
+        return features, tape.gradient(total, features)
+
+    graph = tf.function(run, input_signature=[tf.TensorSpec((None, *input_shape), tf.float32),
+                                              tf.TensorSpec((None,), tf.int32)])
+    calls = []
+
+    def call(x, index):
+        fn = graph if calls else run
+        calls.append(1)
+        features, grads = fn(tf.constant(x, tf.float32), tf.constant(index, tf.int32))
+        return features.numpy(), grads.numpy()
+
+    return call
 
 
 def print_msg(message: str) -> None:

@@ -133,11 +133,16 @@ def float32_network(model):
     converted as the same architecture under the float32 policy, with the
     same weights (which mixed policies keep in float32 anyway).
     """
-    if all(layer.dtype_policy.compute_dtype == "float32" for layer in _all_layers(model)):
+    if computes_in_float32(model):
         return model
     copy = type(model).from_config(_float32_config(model.get_config()))
     copy.set_weights(model.get_weights())
     return copy
+
+
+def computes_in_float32(model) -> bool:
+    """Whether every layer of ``model`` (nested models too) computes in float32."""
+    return all(layer.dtype_policy.compute_dtype == "float32" for layer in _all_layers(model))
 
 
 def _all_layers(model):

@@ -1,8 +1,9 @@
 """Prediction with a fitted model on the largest face of each image.
 
 One home for "predict with face cropping", used by the command line
-(``skmood predict --crop-faces``), the server (``skmood serve``) and the
-Python API (:func:`predict_faces`): decode each image in the colour mode the
+(``skmood predict --crop-faces``), the server (``skmood serve``), the
+Python API (:func:`predict_faces`) and the explanations of
+:mod:`skmood._explain`: decode each image in the colour mode the
 model reads, find the largest face (the detectors of :class:`~skmood.FaceCropper`),
 crop it (the whole image when there is none), run the model's own preprocessing
 steps after its :class:`~skmood.ImageLoader`, and finally the classifier.
@@ -29,7 +30,7 @@ from ._image import read_image, resize_image
 from .exceptions import ImageReadError, SkmoodWarning
 
 __all__ = ["FacePredictions", "FacePredictor", "final_estimator", "pipeline_steps",
-           "predict_faces", "step_names"]
+           "predict_faces", "step_names", "warn_unreadable"]
 
 logger = logging.getLogger(__name__)
 
@@ -134,9 +135,26 @@ class FacePredictor:
 
     def network_input(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """The model's preprocessing steps, then the classifier's input size."""
+        return self._network_input(images)
+
+    def _network_input(self, images: Sequence[np.ndarray], regions: list | None = None
+                       ) -> np.ndarray:
+        """:meth:`network_input`; a :class:`~skmood.FaceCropper` step also narrows ``regions``.
+
+        ``regions``: the part ``(x, y, width, height)`` of some original image
+        that each of ``images`` shows; replaced, in place, by the part that
+        each network input shows.
+        """
         X: Any = images
         for step in self.steps:
-            X = step.transform(X)
+            if regions is not None and _instance_of(step, "skmood._face_crop", "FaceCropper"):
+                boxes = step.detect(X)
+                for i, (image, box) in enumerate(zip(X, boxes)):
+                    regions[i] = _within(regions[i], image.shape,
+                                         step._crop_region(box, image.shape))
+                X = step.crop(X, boxes)
+            else:
+                X = step.transform(X)
         if not (isinstance(X, np.ndarray) and X.ndim == 4):  # ImageResizer's work
             X = np.stack([resize_image(image, self._image_size) for image in X])
         return X
@@ -188,6 +206,25 @@ class FacePredictor:
         proba = self.predict_network_input(self.network_input(crops))
         return proba, boxes, np.asarray(index, dtype=int)
 
+    def read_files(self, paths: Sequence[str], indices: Sequence[int], failed: list[str]
+                   ) -> tuple[list[np.ndarray], list[int]]:
+        """The decoded images of ``paths[i]`` for ``i`` in ``indices``, and their ``i``.
+
+        An unreadable file raises :class:`~skmood.ImageReadError`, unless the
+        classifier's ``on_error`` is ``"skip"``: then it is added to ``failed``
+        (:func:`warn_unreadable` says so once, at the end).
+        """
+        images, positions = [], []
+        for i in indices:
+            try:
+                images.append(read_image(paths[i], color_mode=self.color_mode))
+                positions.append(i)
+            except ImageReadError:
+                if self.classifier.on_error != "skip":
+                    raise
+                failed.append(paths[i])
+        return images, positions
+
     def predict_proba_files(self, paths: Sequence[str], *, all_faces: bool = False,
                             progress: Callable[[int], None] | None = None
                             ) -> FacePredictions:
@@ -207,15 +244,8 @@ class FacePredictor:
         failed: list[str] = []
         found_parts, found_boxes, index_parts = [np.empty((0, n_classes))], [], []
         for start in range(0, len(paths), FILES_PER_CHUNK):
-            images, positions = [], []
-            for i in range(start, min(start + FILES_PER_CHUNK, len(paths))):
-                try:
-                    images.append(read_image(paths[i], color_mode=self.color_mode))
-                    positions.append(i)
-                except ImageReadError:
-                    if self.classifier.on_error != "skip":
-                        raise
-                    failed.append(paths[i])
+            images, positions = self.read_files(paths, range(start, min(
+                start + FILES_PER_CHUNK, len(paths))), failed)
             readable.extend(positions)
             if images:
                 if all_faces:
@@ -229,11 +259,7 @@ class FacePredictor:
                 index_parts.append(index)
             if progress is not None:
                 progress(min(FILES_PER_CHUNK, len(paths) - start))
-        if failed:
-            warnings.warn(
-                f"{len(failed)} of {len(paths)} image(s) could not be read "
-                f"({', '.join(map(repr, failed[:5]))}{', ...' if len(failed) > 5 else ''}); "
-                "their rows are empty (on_error='skip').", SkmoodWarning, stacklevel=3)
+        warn_unreadable(failed, len(paths), "rows are empty", stacklevel=4)
         found = np.concatenate(found_parts)
         index = np.concatenate(index_parts) if index_parts else np.empty(0, int)
         for i, box in zip(index, found_boxes):
@@ -255,6 +281,15 @@ class FacePredictor:
         return FacePredictions(proba, boxes, np.array([i for i, _ in rows], dtype=int))
 
 
+def warn_unreadable(failed: list[str], n: int, what: str, stacklevel: int = 3) -> None:
+    """One warning for the files :meth:`FacePredictor.read_files` skipped, if any."""
+    if failed:
+        warnings.warn(
+            f"{len(failed)} of {n} image(s) could not be read "
+            f"({', '.join(map(repr, failed[:5]))}{', ...' if len(failed) > 5 else ''}); "
+            f"their {what} (on_error='skip').", SkmoodWarning, stacklevel=stacklevel)
+
+
 class FacePredictions(NamedTuple):
     """What :func:`predict_faces` returns: one row per face (or per image)."""
 
@@ -265,6 +300,14 @@ class FacePredictions(NamedTuple):
     boxes: list
     #: The index, in ``paths``, of the image of each row.
     image_index: np.ndarray
+
+
+def _within(outer: Box, shape: tuple, inner: Box) -> Box:
+    """``inner``, a region of an image of ``shape`` showing ``outer``, in ``outer``'s frame."""
+    x, y, w, h = outer
+    sx, sy = w / shape[1], h / shape[0]
+    return (x + round(inner[0] * sx), y + round(inner[1] * sy),
+            max(1, round(inner[2] * sx)), max(1, round(inner[3] * sy)))
 
 
 def predict_faces(model: Any, paths: Sequence[str], *, detector: str | None = None,

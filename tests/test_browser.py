@@ -214,6 +214,44 @@ def test_webcam_mode_labels_every_face(page, server):
     page.click("#webcam-stop")
 
 
+def test_the_heat_map_toggle_draws_over_photos_and_webcam_frames(page, server, images, shots):
+    page.goto(server.url + "/")
+    page.wait_for_selector("#model-info:has-text('happy / sad')")
+    page.set_input_files("#file-input", [str(f) for f in images["files"][:4]])
+    page.wait_for_selector(".result[data-status=done] >> nth=3", timeout=30_000)
+    assert page.locator(".heat-map").count() == 0
+    page.check("#explain")  # the cards shown ask for their heat maps
+    page.wait_for_selector(".result[data-heat='1'] >> nth=3", timeout=30_000)
+    photo = page.locator(".result", has_text="face_0.png")
+    heat, face = photo.locator(".heat-map"), photo.locator(".face-box")
+    h, f, img = (x.bounding_box() for x in (heat, face, photo.locator("img")))
+    # Over the face crop: around the face box, inside the photo, smaller than it.
+    assert h["x"] <= f["x"] and h["y"] <= f["y"] and h["width"] >= f["width"] - 4
+    assert img["x"] <= h["x"] and h["x"] + h["width"] <= img["x"] + img["width"] + 1
+    assert h["width"] < 0.8 * img["width"]
+    colours = page.evaluate("""() => {
+        const c = document.querySelector('.heat-map');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const seen = new Set();
+        for (let i = 0; i < d.length; i += 4) seen.add(`${d[i]},${d[i + 1]},${d[i + 2]}`);
+        return seen.size;
+    }""")
+    assert colours > 10  # a coloured map, not a flat patch
+    shots.mkdir(parents=True, exist_ok=True)
+    card = photo.bounding_box()
+    page.screenshot(path=str(shots / "serve-explain.png"),
+                    clip={"x": 0, "y": 0, "width": 1100, "height": card["y"] + card["height"] + 12})
+    assert (shots / "serve-explain.png").stat().st_size > 10_000
+    page.uncheck("#explain")
+    assert page.locator(".heat-map").first.is_hidden()
+    # Webcam frames: the map is drawn on the overlay canvas.
+    page.check("#explain")
+    page.click("#tab-webcam")
+    page.click("#webcam-start")
+    page.wait_for_selector("#webcam-overlay[data-heat='1']", state="attached", timeout=30_000)
+    page.click("#webcam-stop")
+
+
 def test_api_key_is_asked_for_and_used(browser, model, images):
     with BackgroundServer(create_app(model, api_key="k3y")) as keyed:
         context = browser.new_context()

@@ -34,6 +34,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     return train(args)
 
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """``skmood explain`` (:mod:`skmood.cli._explain`, imported when it runs)."""
+    from ._explain import cmd_explain as explain
+
+    return explain(args)
+
 __all__ = ["build_parser"]
 
 
@@ -264,6 +271,27 @@ def _add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
                         "matplotlib: pip install 'skmood[plots]'")
 
 
+def _add_explain_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", metavar="[MODEL] IMAGE", nargs="+",
+                   help="image files or folders (searched recursively), after an optional "
+                        "model file saved by 'skmood train' (default: the pretrained model)")
+    p.add_argument("--model", metavar="MODEL", help="model file (the same as giving it first)")
+    p.add_argument("-o", "--output-dir", metavar="OUT_DIR", required=True,
+                   help="folder for the overlays, one NAME_gradcam.png per image (created)")
+    p.add_argument("--target", metavar="LABEL",
+                   help="explain this class, e.g. 'sad' (default: the class predicted for "
+                        "each image)")
+    p.add_argument("--alpha", type=_number(float, "a number in [0, 1]", lambda v: 0 <= v <= 1),
+                   default=0.45, metavar="A",
+                   help="weight of the heat map's colours over the image (default: 0.45)")
+    _add_on_error(p, "write no overlay for unreadable images")
+    p.add_argument("--crop-faces", action="store_true",
+                   help="explain the largest face of each image and draw its map there; "
+                        "models trained with --face-detector crop faces without this flag")
+    p.add_argument("--detector", choices=list(DETECTORS), default=None,
+                   help="face detector (default: the model's face_detector, else haar)")
+
+
 def _add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", nargs="?", default=None,
                    help="model file saved by 'skmood train' (.skmood files load without "
@@ -316,6 +344,8 @@ _COMMANDS: list[tuple[str, Callable[[argparse.Namespace], int], str,
      _add_predict_arguments),
     ("evaluate", cmd_evaluate, "Evaluate a model on a folder with one sub-folder of images "
                                "per class.", _add_evaluate_arguments),
+    ("explain", cmd_explain, "Draw Grad-CAM heat maps over images, where the model looks for "
+                             "its answer, as PNG files.", _add_explain_arguments),
     ("serve", cmd_serve, "Serve a model over HTTP: a JSON API (POST /predict) and a web page "
                          "for images and a webcam.", _add_serve_arguments),
     ("export", cmd_export, "Export a model to ONNX, LiteRT or a SavedModel, to predict "
@@ -341,8 +371,8 @@ def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentPa
     -------
     parser : argparse.ArgumentParser
         Parser with the sub-commands ``demo``, ``train``, ``predict``,
-        ``evaluate``, ``serve`` and ``export``; each sets ``func`` to the
-        function running it.
+        ``evaluate``, ``explain``, ``serve`` and ``export``; each sets
+        ``func`` to the function running it.
     """
     parser = argparse.ArgumentParser(
         prog="skmood", description="Classify face images as happy or sad with a CNN.",

@@ -144,6 +144,38 @@ def make_faces(
     n_samples, (height, width), suffix = _check_params(
         n_samples, image_size, color_mode, happy_fraction, noise, occlusion, image_format
     )
+    X, labels = _generate(n_samples, (height, width), color_mode, happy_fraction, noise,
+                          occlusion, random_state)
+    if directory is None:
+        return X, labels
+    return _write_faces(X, labels, os.fspath(directory), suffix)
+
+
+def make_faces_with_mouths(n_samples: int = 100, *, image_size: tuple[int, int] = (64, 64),
+                           random_state=None, **params) -> tuple[np.ndarray, np.ndarray,
+                                                                 np.ndarray]:
+    """:func:`make_faces` in memory, and where each mouth is (private: tests, explanations).
+
+    Returns ``(X, y, mouths)``, ``mouths`` of shape ``(n_samples, 4)``: the
+    box ``(x0, y0, x1, y1)`` around each mouth (its stroke included) in pixel
+    coordinates, ``x`` to the right, edges as fractions of pixels: the mouth
+    carries the class, so it is where an explanation should point.
+    """
+    params = {"color_mode": "rgb", "happy_fraction": 0.5, "noise": 0.05, "occlusion": 0.1,
+              **params}
+    n_samples, size, _ = _check_params(n_samples, image_size, params["color_mode"],
+                                       params["happy_fraction"], params["noise"],
+                                       params["occlusion"], "png")
+    mouths: list = []
+    X, y = _generate(n_samples, size, params["color_mode"], params["happy_fraction"],
+                     params["noise"], params["occlusion"], random_state, mouths)
+    return X, y, np.asarray(mouths, dtype=float)
+
+
+def _generate(n_samples, size, color_mode, happy_fraction, noise, occlusion, random_state,
+              mouths=None):
+    """The faces of :func:`make_faces` (checked parameters); mouth boxes into ``mouths``."""
+    height, width = size
     # Imported here: listing files (datasets.find_images) must work without scikit-learn.
     from sklearn.utils import check_random_state
 
@@ -162,15 +194,12 @@ def make_faces(
     grid = (yy / max(height - 1, 1), xx / max(width - 1, 1))
     for i, (label, seed) in enumerate(zip(labels, seeds)):
         face_rng = np.random.default_rng(seed)
-        img = _draw_face(face_rng, label == "happy", grid, ss, occlusion)
+        img = _draw_face(face_rng, label == "happy", grid, ss, occlusion, mouths)
         arr = np.asarray(img if channels == 3 else img.convert("L"), dtype=np.float32)
         if noise > 0:
             arr += face_rng.standard_normal(arr.shape, dtype=np.float32) * (noise * 255)
         X[i] = np.clip(np.rint(arr), 0, 255).reshape(height, width, channels)
-
-    if directory is None:
-        return X, labels
-    return _write_faces(X, labels, os.fspath(directory), suffix)
+    return X, labels
 
 
 def _check_params(
@@ -326,8 +355,12 @@ def _draw_face(
     grid: tuple[np.ndarray, np.ndarray],
     ss: int,
     occlusion: float,
+    mouths: list | None = None,
 ) -> Image.Image:
-    """Draw one RGB face at ``ss`` times the size of ``grid``, then downsample."""
+    """Draw one RGB face at ``ss`` times the size of ``grid``, then downsample.
+
+    ``mouths``, if given, gets the mouth's box ``(x0, y0, x1, y1)`` in output pixels.
+    """
     u = rng.uniform
     height, width = grid[0].shape
     W, H = width * ss, height * ss
@@ -393,9 +426,17 @@ def _draw_face(
         return np.column_stack([mx + xs * mw, my + d * (1 - xs**2) - depth / 2 + tilt * xs * mw])
 
     if rng.random() < 0.3:  # open mouth, filled between a deep and a shallow curve
-        pen.polygon(np.vstack([curve(depth), curve(depth * u(0.0, 0.3))[::-1]]), mouth_c)
+        shape = np.vstack([curve(depth), curve(depth * u(0.0, 0.3))[::-1]])
+        pen.polygon(shape, mouth_c)
+        half = 0.5
     else:
-        pen.line(curve(depth), mouth_c, lw)
+        shape = curve(depth)
+        pen.line(shape, mouth_c, lw)
+        half = lw / 2 + 0.5
+    if mouths is not None:  # rotated as drawn, grown by the stroke, in output pixels
+        xy = np.asarray(pen._xy(shape)).reshape(-1, 2)
+        low, high = (xy.min(axis=0) - half) / ss, (xy.max(axis=0) + half) / ss
+        mouths.append((*low, *high))
 
     if rng.random() < occlusion:
         mouth_top = my - abs(depth) / 2 - abs(tilt) * mw - lw

@@ -110,7 +110,7 @@ def _parse_bool(value: str, name: str) -> bool:
 
 
 #: Form fields of a multipart request that override the query parameter of the same name.
-FORM_FLAGS = ("crop_faces", "all_faces")
+FORM_FLAGS = ("crop_faces", "all_faces", "explain")
 
 
 async def _multipart_uploads(request: Request, body: bytes, settings: Settings
@@ -214,7 +214,8 @@ def create_app(model: Any, **options: Any) -> FastAPI:
             "Upload face images to `POST /predict` as multipart files (field `files`) or as "
             "a raw image body; each gets a label, the probability of each class, the face box "
             "used and the time taken; with `?all_faces=true` also every face found, each "
-            "with its box and label. The web page at `/` does this in a browser, also live "
+            "with its box and label; with `?explain=true` a Grad-CAM heat map of where the "
+            "network found the label. The web page at `/` does this in a browser, also live "
             "from a webcam."
             + (f" Send the API key in the `{API_KEY_HEADER}` header." if settings.api_key
                else "")
@@ -297,7 +298,7 @@ def create_app(model: Any, **options: Any) -> FastAPI:
     @app.post(
         "/predict",
         response_model=PredictResponse,
-        response_model_exclude_unset=True,  # no "faces" key unless all_faces
+        response_model_exclude_unset=True,  # no "faces"/"explanation" keys unless asked
         summary="Classify one or several images",
         dependencies=protected,
         openapi_extra={"requestBody": request_body},
@@ -313,6 +314,10 @@ def create_app(model: Any, **options: Any) -> FastAPI:
                                "result gets a `faces` list (empty when no face was found). "
                                "The image-level fields still describe the largest face (or "
                                "the whole image)."),
+        explain: bool = Query(
+            False, description="Also return where the network found each image's label: "
+                               "a Grad-CAM heat map (`explanation`: a small greyscale PNG "
+                               "and the part of the image it covers)."),
         filename: str | None = Query(
             None, max_length=255, description="Name reported for a raw image body."),
         min_confidence: float | None = Query(
@@ -338,8 +343,13 @@ def create_app(model: Any, **options: Any) -> FastAPI:
         crop = next(v for v in (form.get("crop_faces"), crop_faces, settings.crop_faces)
                     if v is not None)
         every = form.get("all_faces", all_faces)
+        explain = form.get("explain", explain)
+        if explain and not predictor.explainable:
+            raise _error(422, "explain=true needs a Keras model (its gradients); this server "
+                              "runs an exported model: serve the model it was exported from.")
         try:
             predictions = await predictor.predict(uploads, crop, every,
+                                                  explain=explain,
                                                   min_confidence=min_confidence)
         except ImageReadError as exc:
             raise _error(422, str(exc)) from exc

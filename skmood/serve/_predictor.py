@@ -13,6 +13,7 @@ With ``all_faces``, every face of every image of a request is cropped as
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 from dataclasses import dataclass, field
@@ -22,7 +23,9 @@ import numpy as np
 
 from .._confidence import labels_from_proba
 from .._image import decode_image
-from .._predict import FacePredictor, step_names
+from .._explain import explain_network_input
+from .._overlay import heatmap_png
+from .._predict import FacePredictor, _instance_of, step_names
 from .._version import __version__
 from ._batching import MicroBatcher
 
@@ -96,6 +99,8 @@ class Predictor:
         self.step_names = step_names(model)
         self.classes = [c.item() if isinstance(c, np.generic) else c for c in final.classes_]
         self.cropper = self.faces.cropper
+        #: Heat maps need the gradients of a Keras network (not an exported model's).
+        self.explainable = _instance_of(final, "skmood._classifier", "HappySadClassifier")
         self.max_image_pixels = max_image_pixels
         self.batcher = MicroBatcher(self.faces.predict_network_input, threads=threads,
                                     max_batch_size=max_batch_size, max_pending=max_pending)
@@ -108,11 +113,13 @@ class Predictor:
         With ``all_faces``, every face of each image is cropped too (the
         largest one is shared with the image-level row when ``crop_faces``),
         so that one network call classifies every face of the request.
+        Each image-level row also says which part of its image the network
+        saw (``_region``, for the heat maps of ``explain``).
 
         Raises :class:`skmood.ImageReadError` naming the first image that
         cannot be decoded.
         """
-        images, rows = [], []
+        images, rows, regions = [], [], []
         for upload in uploads:
             start = time.perf_counter()
             image = decode_image(upload.data, color_mode=self.color_mode, name=upload.filename,
@@ -132,6 +139,8 @@ class Predictor:
                     (image,), (box,) = self.faces.crop([image])
                 row = len(images)
                 images.append(image)
+            regions.extend([None] * (len(images) - len(regions)))
+            regions[row] = self.cropper.crop_region(box, (height, width))
             rows.append({
                 "filename": upload.filename,
                 "width": width,
@@ -142,7 +151,12 @@ class Predictor:
                 "_seconds": time.perf_counter() - start,
                 **({"_faces": list(zip(faces, face_rows))} if all_faces else {}),
             })
-        return _Prepared(self.faces.network_input(images), rows)
+        # The whole of a face crop of all_faces; a FaceCropper step of the model narrows them.
+        regions = [r or (0, 0, im.shape[1], im.shape[0]) for r, im in zip(regions, images)]
+        X = self.faces._network_input(images, regions)
+        for row in rows:
+            row["_region"] = regions[row["_row"]]
+        return _Prepared(X, rows)
 
     def _answer(self, p: np.ndarray, min_confidence: float | None = None) -> dict:
         (label,) = labels_from_proba(p[np.newaxis], self.classes, min_confidence)
@@ -150,15 +164,16 @@ class Predictor:
                 "probabilities": {str(c): float(v) for c, v in zip(self.classes, p)}}
 
     async def predict(self, uploads: list[Upload], crop_faces: bool,
-                      all_faces: bool = False, min_confidence: float | None = None
-                      ) -> list[dict]:
+                      all_faces: bool = False, explain: bool = False,
+                      min_confidence: float | None = None) -> list[dict]:
         """Classify ``uploads``; one result dict per image, in order.
 
         With ``all_faces``, each result also has ``faces``: one entry per
         face found (largest first) with its box, label and probabilities;
         all the faces of the request go to the network in one batch. With
-        ``min_confidence``, a label whose probability is below it reads
-        ``"unsure"``.
+        ``explain``, each result has an ``explanation``: the Grad-CAM heat map
+        of its most probable class. With ``min_confidence``, a label whose
+        probability is below it reads ``"unsure"``.
         """
         from starlette.concurrency import run_in_threadpool
 
@@ -166,16 +181,27 @@ class Predictor:
         start = time.perf_counter()
         proba = await asyncio.wrap_future(self.batcher.submit(prepared.X))
         inference = time.perf_counter() - start
-        results = []
+        results, indices = [], []
         for row in prepared.rows:
             seconds = row.pop("_seconds") + inference
             index, faces = row.pop("_row"), row.pop("_faces", None)
+            indices.append(index)
             result = {**row, **self._answer(proba[index], min_confidence),
                       "time_ms": round(seconds * 1000.0, 3)}
             if faces is not None:
                 result["faces"] = [{"face_box": _box(box), **self._answer(proba[i], min_confidence)}
                                    for box, i in faces]
             results.append(result)
+        regions = [result.pop("_region") for result in results]
+        if explain:
+            labels = [self.classes[int(np.argmax(proba[i]))] for i in indices]
+            maps = await run_in_threadpool(explain_network_input, self.faces,
+                                           prepared.X[indices], labels)
+            for result, heat, region, label in zip(results, maps, regions, labels):
+                result["explanation"] = {
+                    "label": str(label), "box": _box(region),
+                    "heatmap": "data:image/png;base64," + base64.b64encode(
+                        heatmap_png(heat)).decode("ascii")}
         return results
 
     def warm_up(self, crop_faces: bool) -> None:
@@ -198,6 +224,7 @@ class Predictor:
             "parameters": {k: _jsonable(v) for k, v in
                            self.classifier.get_params(deep=False).items()},
             "n_epochs_trained": int(getattr(self.classifier, "n_iter_", 0)),
+            "explainable": self.explainable,
             "skmood_version": __version__,
         }
 

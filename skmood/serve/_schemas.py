@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
-__all__ = ["Box", "Error", "FacePrediction", "Health", "ImagePrediction", "ModelInfo",
-           "PredictResponse"]
+__all__ = ["Box", "Error", "Explanation", "FacePrediction", "Health", "ImagePrediction",
+           "ModelInfo", "PredictResponse"]
 
 
 class Box(BaseModel):
@@ -29,6 +29,20 @@ class FacePrediction(BaseModel):
                                    "below ?min_confidence.")
     probabilities: dict[str, float] = Field(description="Probability of each class; they "
                                                         "sum to 1.")
+
+
+class Explanation(BaseModel):
+    """Where in the image the network found its answer (``?explain=true``): Grad-CAM."""
+
+    label: str = Field(description="The class explained: the image's most probable class "
+                                   "(also when `label` reads `unsure`).")
+    heatmap: str = Field(description=(
+        "A data URL (`data:image/png;base64,...`) of an 8-bit greyscale PNG at the "
+        "network's input size: each pixel's value / 255 is the Grad-CAM heat in [0, 1] "
+        "(1: the pixels that raised the label's score most). Stretch it over `box`."))
+    box: Box = Field(description="The part of the uploaded image the heat map covers: the "
+                                 "face crop (the face box with the model's margin, clipped to "
+                                 "the image) or the whole image.")
 
 
 class ImagePrediction(BaseModel):
@@ -54,6 +68,9 @@ class ImagePrediction(BaseModel):
                           "image-level fields describe the largest one, or the whole image "
                           "when crop_faces is false); empty when no face was found, and the "
                           "image-level fields then describe the whole image.")
+    explanation: Explanation | SkipJsonSchema[None] = Field(
+        None, description="Only with explain=true: the Grad-CAM heat map of the label (the "
+                          "largest face, or the whole image, as the image-level fields).")
 
 
 class PredictResponse(BaseModel):
@@ -86,6 +103,8 @@ class ModelInfo(BaseModel):
     pipeline: list[str] = Field(description="Class names of the model's steps.")
     parameters: dict[str, object] = Field(description="The classifier's parameters.")
     n_epochs_trained: int
+    explainable: bool = Field(description="Whether `/predict?explain=true` gives heat maps "
+                                          "(a Keras model; an exported one has no gradients).")
     skmood_version: str
     crop_faces: bool = Field(description="Whether /predict crops faces by default.")
     detector: Literal["haar", "mtcnn"]

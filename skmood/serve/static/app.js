@@ -20,9 +20,71 @@ function headers(extra) {
   return h;
 }
 
-// The query string of POST predict: the page's two face options.
+// The query string of POST predict: the page's options.
 function faceOptions() {
-  return `crop_faces=${$("crop-faces").checked}&all_faces=${$("all-faces").checked}`;
+  return `crop_faces=${$("crop-faces").checked}&all_faces=${$("all-faces").checked}` +
+    `&explain=${$("explain").checked}`;
+}
+
+// ------------------------------------------------------------------ heat maps
+// Matplotlib's "jet", as skmood.overlay_heatmap draws it: (position, value) knots of R, G, B.
+const JET = [
+  [[0, 0], [0.35, 0], [0.66, 1], [0.89, 1], [1, 0.5]],
+  [[0, 0], [0.125, 0], [0.375, 1], [0.64, 1], [0.91, 0], [1, 0]],
+  [[0, 0.5], [0.11, 1], [0.34, 1], [0.65, 0], [1, 0]],
+];
+
+function interpolate(knots, v) {
+  for (let i = 1; i < knots.length; i++) {
+    const [x1, y1] = knots[i];
+    if (v <= x1) {
+      const [x0, y0] = knots[i - 1];
+      return y0 + ((y1 - y0) * (v - x0)) / (x1 - x0);
+    }
+  }
+  return knots[knots.length - 1][1];
+}
+
+// A canvas with the explanation's heat map in colour (the API sends it in grey).
+async function heatCanvas(explanation) {
+  const img = new Image();
+  img.src = explanation.heatmap;
+  await img.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = img.naturalWidth;
+  canvas.height = img.naturalHeight;
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage(img, 0, 0);
+  const pixels = ctx.getImageData(0, 0, canvas.width, canvas.height);
+  const d = pixels.data;
+  for (let i = 0; i < d.length; i += 4) {
+    const v = d[i] / 255;
+    for (let c = 0; c < 3; c++) d[i + c] = Math.round(255 * interpolate(JET[c], v));
+    d[i + 3] = 255;
+  }
+  ctx.putImageData(pixels, 0, 0);
+  return canvas;
+}
+
+// The heat map over a card's photo, on the part of it the network saw.
+async function drawHeat(card, prediction) {
+  card.querySelectorAll(".heat-map").forEach((old) => old.remove());
+  if (!prediction.explanation) return;
+  const canvas = await heatCanvas(prediction.explanation);
+  canvas.className = "heat-map";
+  const img = card.querySelector("img");
+  const place = () => {
+    const b = prediction.explanation.box;
+    const sx = img.clientWidth / prediction.width;
+    const sy = img.clientHeight / prediction.height;
+    Object.assign(canvas.style, {
+      left: `${b.x * sx}px`, top: `${b.y * sy}px`,
+      width: `${b.width * sx}px`, height: `${b.height * sy}px`,
+    });
+    img.parentElement.insertBefore(canvas, img.nextSibling);  // under the face boxes
+    card.dataset.heat = "1";
+  };
+  if (img.complete && img.naturalWidth) place(); else img.addEventListener("load", place, { once: true });
 }
 
 // "happy 93%": a face's label and its probability.
@@ -62,6 +124,8 @@ async function loadModelInfo() {
   state.maxFiles = info.limits.max_files;
   state.classes = info.classes;
   $("crop-faces").checked = info.crop_faces;
+  $("explain").parentElement.hidden = !info.explainable;  // exported models have no gradients
+  if (!info.explainable) $("explain").checked = false;
   const size = info.input_size;
   $("model-info").textContent =
     `Model: ${info.pipeline.join(" → ")} · classes ${info.classes.join(" / ")} · ` +
@@ -102,6 +166,7 @@ function makeCard(file) {
   card.dataset.status = "pending";
   const thumb = document.createElement("div");
   thumb.className = "thumb";
+  card.file = file;  // to ask again for its heat map when the toggle is turned on
   const img = document.createElement("img");
   img.alt = file.name;
   img.src = URL.createObjectURL(file);
@@ -160,6 +225,7 @@ function showPrediction(card, prediction) {
   meta.textContent = `${found} · ${prediction.time_ms.toFixed(0)} ms`;
   details.appendChild(meta);
   drawFaceBox(card, prediction);
+  drawHeat(card, prediction).catch((err) => { meta.textContent += ` · no heat map (${err.message})`; });
 }
 
 function showError(card, message) {
@@ -178,18 +244,23 @@ async function classifyFiles(files) {
     const chunk = images.slice(start, start + state.maxFiles);
     const cards = chunk.map(makeCard);
     $("results").prepend(...cards);  // newest batch first, in the order chosen
-    const form = new FormData();
-    for (const file of chunk) form.append("files", file, file.name);
-    try {
-      const response = await fetch(`predict?${faceOptions()}`, {
-        method: "POST", body: form, headers: headers(),
-      });
-      if (!response.ok) throw await apiError(response);
-      const body = await response.json();
-      body.predictions.forEach((p, i) => showPrediction(cards[i], p));
-    } catch (err) {
-      cards.forEach((card) => showError(card, err.message));
-    }
+    await classifyCards(cards);
+  }
+}
+
+// POST the cards' files; show each card's answer (or the error).
+async function classifyCards(cards) {
+  const form = new FormData();
+  for (const card of cards) form.append("files", card.file, card.file.name);
+  try {
+    const response = await fetch(`predict?${faceOptions()}`, {
+      method: "POST", body: form, headers: headers(),
+    });
+    if (!response.ok) throw await apiError(response);
+    const body = await response.json();
+    body.predictions.forEach((p, i) => showPrediction(cards[i], p));
+  } catch (err) {
+    cards.forEach((card) => showError(card, err.message));
   }
 }
 
@@ -198,7 +269,7 @@ function colorOf(label) {
   return label === "happy" ? "#2e9d4f" : label === "sad" ? "#3a6fc4" : "#8a5cc2";
 }
 
-function drawOverlay(prediction, frameWidth, frameHeight) {
+function drawOverlay(prediction, frameWidth, frameHeight, heat) {
   const video = $("webcam-video");
   const canvas = $("webcam-overlay");
   canvas.width = video.clientWidth;
@@ -206,9 +277,17 @@ function drawOverlay(prediction, frameWidth, frameHeight) {
   const ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   canvas.dataset.faces = "0";
+  canvas.dataset.heat = "0";
   if (!prediction) return;
   const sx = canvas.width / frameWidth;
   const sy = canvas.height / frameHeight;
+  if (heat && $("explain").checked) {  // the heat map first, under the boxes and labels
+    const b = prediction.explanation.box;
+    ctx.globalAlpha = 0.5;
+    ctx.drawImage(heat, b.x * sx, b.y * sy, b.width * sx, b.height * sy);
+    ctx.globalAlpha = 1;
+    canvas.dataset.heat = "1";
+  }
   const boxes = boxesToDraw(prediction);
   for (const { box: b, face } of boxes) {  // yellow on a dark outline, as on the image cards
     for (const [style, width] of [["rgba(0, 0, 0, 0.6)", 5], ["#ffcc00", 3]]) {
@@ -255,9 +334,10 @@ async function classifyFrame() {
     });
     if (!response.ok) throw await apiError(response);
     const prediction = (await response.json()).predictions[0];
+    const heat = prediction.explanation ? await heatCanvas(prediction.explanation) : null;
     if (!state.stream) return;
     state.frames += 1;
-    drawOverlay(prediction, frame.width, frame.height);
+    drawOverlay(prediction, frame.width, frame.height, heat);
     const p = prediction.probabilities[prediction.label];
     const where = prediction.faces && prediction.faces.length > 1
       ? `largest of ${prediction.faces.length} faces`
@@ -333,6 +413,17 @@ function init() {
     zone.classList.remove("dragging");
     const files = Array.from(e.dataTransfer.files).filter((f) => f.type.startsWith("image/") || !f.type);
     if (files.length) classifyFiles(files);
+  });
+  $("explain").addEventListener("change", () => {
+    const on = $("explain").checked;
+    document.body.classList.toggle("hide-heat", !on);
+    if (!on) return;
+    // Cards classified without a heat map ask for one now, state.maxFiles at a time.
+    const missing = Array.from(document.querySelectorAll(".result[data-status=done]"))
+      .filter((card) => !card.dataset.heat && card.file);
+    for (let i = 0; i < missing.length; i += state.maxFiles) {
+      classifyCards(missing.slice(i, i + state.maxFiles));
+    }
   });
   $("webcam-start").addEventListener("click", startWebcam);
   $("webcam-stop").addEventListener("click", stopWebcam);
