@@ -687,6 +687,9 @@ shape (n_samples, height, width, channels)
                     faces=faces.get(id(val.data))),
                 epochs=self.epochs if epochs is None else epochs,
                 initial_epoch=initial_epoch,
+                # The sequence shuffles itself, seeded; Keras would also shuffle the batches
+                # with Python's global random, which other threads may draw from.
+                shuffle=False,
                 callbacks=callbacks,
                 verbose=min(int(self.verbose), 2),
             )
