@@ -379,3 +379,15 @@ def replicas(model) -> int:
 def predict_batch(model, x):
     """``model``'s outputs on one batch, split between its strategy's replicas."""
     return model.predict(x, batch_size=len(x), verbose=0)
+
+
+def set_thread_pools(intra_op: int, inter_op: int) -> bool:
+    """Size TensorFlow's thread pools; False when its runtime has started already."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(intra_op))
+        tf.config.threading.set_inter_op_parallelism_threads(int(inter_op))
+    except RuntimeError:  # "cannot be modified after initialization"
+        return False
+    return True

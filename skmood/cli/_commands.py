@@ -17,6 +17,7 @@ from .._persistence import format_for_path, load
 from ..exceptions import SkmoodError
 from ._format import (class_counts, format_evaluation, format_predictions, format_table,
                       prepare_output)
+from ._scale import check_options, predict_with_dask, wants_dask
 
 __all__ = ["DEMO_DEFAULTS", "cmd_demo", "cmd_evaluate", "cmd_predict", "cmd_serve",
            "load_model"]
@@ -99,8 +100,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     model_path, paths = split_model(args)
     files = find_images(paths)  # cheap checks first: loading the model starts TensorFlow
-    model = load_model(model_path, on_error=args.on_error)
+    batch = wants_dask(args)
+    if batch:
+        check_options(args)
+    model = load_model(model_path, on_error=None if batch else args.on_error)
     logger.info("predicting %d image(s)", len(files))
+    if batch:  # --dask or --output *.parquet: skmood.distributed.predict_paths
+        return predict_with_dask(args, model, files, _write)
     from .._predict import final_estimator, predict_faces
 
     in_model = final_estimator(model).face_detector is not None

@@ -21,6 +21,7 @@ from .._presets import PRESETS
 from .._version import __version__
 from ._commands import DEMO_DEFAULTS, cmd_demo, cmd_evaluate, cmd_predict, cmd_serve
 from ._format import EVALUATION_FORMATS, PREDICTION_FORMATS
+from ._scale import LOCAL
 from ._train import cmd_train
 
 __all__ = ["build_parser"]
@@ -234,8 +235,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "model)")
     p.add_argument("--format", choices=list(PREDICTION_FORMATS), default="table",
                    help="output format (default: table)")
-    p.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
-    _add_on_error(p, "give unreadable images an empty label and probabilities")
+    p.add_argument("--output", metavar="FILE",
+                   help="write to FILE instead of stdout; FILE.parquet: a Parquet folder, one "
+                        "file per partition of --partition-size images, resumable (running "
+                        "again keeps the partitions written), through Dask")
+    _add_on_error(p, "give unreadable images an empty label and probabilities (the default "
+                     "with --dask or a .parquet --output, with the error in the Parquet file)")
+    d = p.add_argument_group("batch prediction on a Dask cluster (the 'dask' extra)")
+    d.add_argument("--dask", metavar="SCHEDULER",
+                   help="predict on a Dask cluster: a scheduler address (tcp://host:8786), "
+                        f"or '{LOCAL}' for one single-threaded worker per core of this "
+                        "machine; the model is sent to each worker once")
+    d.add_argument("--partition-size", type=_POS_INT, default=4096, metavar="N",
+                   help="images per Dask task (default: 4096)")
     p.add_argument("--crop-faces", action="store_true",
                    help="classify the largest face of each image (OpenCV, the 'faces' extra); "
                         "images without a face are classified whole. Models trained with "
