@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .._backbones import BACKBONES
-from .._classifier import (ARCHITECTURES, INFERENCE_ENGINES, LR_SCHEDULES, ON_ERROR,
-                           PRECISIONS, HappySadClassifier)
+from .._classifier import (ARCHITECTURES, DISTRIBUTIONS, INFERENCE_ENGINES, LR_SCHEDULES,
+                           ON_ERROR, PRECISIONS, HappySadClassifier)
 from .._face_crop import DETECTORS
 from .._image import COLOR_MODES
 from .._presets import PRESETS
@@ -112,6 +112,9 @@ def _add_hyperparameters(p: argparse.ArgumentParser) -> None:
     add("--precision", "floating-point precision of training: bfloat16 where the hardware "
         "runs it fast, else float32 (auto), float32, mixed bfloat16, or mixed float16 (GPUs)",
         choices=list(PRECISIONS))
+    add("--distribution", "train on several devices with tf.distribute: every GPU of this "
+        "machine (mirrored) or several machines set by TF_CONFIG (multi_worker); "
+        "--batch-size is then the global batch", choices=list(DISTRIBUTIONS))
     add("--flip-averaging", "average predictions over mirror images",
         action=argparse.BooleanOptionalAction)
     add("--inference", "what runs the network at prediction: LiteRT for calls on 4,096 "
