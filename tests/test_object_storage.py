@@ -80,6 +80,7 @@ def test_is_url(path, expected):
     assert is_url(path) is expected
 
 
+@pytest.mark.slow
 def test_import_skmood_and_local_paths_do_not_import_fsspec(face_folder):
     code = ("import sys, skmood\n"
             "from skmood.datasets import find_images, load_image_folder\n"
@@ -385,6 +386,7 @@ def s3_model(s3, fitted):
     return url
 
 
+@pytest.mark.slow
 def test_cli_trains_from_and_to_s3(s3, s3_model, capsys):
     out = "s3://photos/models/trained.skmood"
     assert main(["train", "s3://photos/faces", "-o", out, *TINY]) == 0
@@ -402,6 +404,7 @@ def test_saving_where_writes_are_denied_names_the_url(s3, fitted):
         skmood.save(fitted, "s3://private/m.skmood")
 
 
+@pytest.mark.slow
 def test_cli_entry_point_reaches_s3_with_aws_environment_variables(s3):
     """The standard AWS variables (endpoint, keys) reach s3fs in a new process.
 
