@@ -127,7 +127,9 @@ def test_gallery_shows_the_face_crop_when_the_model_crops_faces(clf, face_paths,
 
     paths, _ = face_paths
     cropping = copy.copy(clf).set_params(face_detector="haar")
-    monkeypatch.setattr(FaceCropper, "detect", lambda self, X: [(4, 2, 6, 8)] * len(X))
+    from skmood._faces import FaceFinder  # the detectors behind FaceCropper
+
+    monkeypatch.setattr(FaceFinder, "detect", lambda self, X: [(4, 2, 6, 8)] * len(X))
     (crop,) = _thumbnails(cropping, check_images(paths[:1], "test"), np.array([0]))
     (whole,) = _thumbnails(clf, check_images(paths[:1], "test"), np.array([0]))
     image = np.asarray(Image.open(paths[0]).convert("RGB"))
