@@ -16,6 +16,9 @@ Inception modules per stage: one int for every stage, or one int per stage.
 
 from __future__ import annotations
 
+import contextvars
+import functools
+import zlib
 from collections.abc import Sequence
 
 from ._keras_backend import keras
@@ -33,6 +36,41 @@ __all__ = [
 #: Batch-norm momentum: 0.9 (Keras: 0.99) so that the moving statistics used at
 #: inference converge within the few hundred steps of a short fit.
 BN_MOMENTUM = 0.9
+
+#: The ``seed`` of the builder running in this thread (None: Keras' own draws).
+_BUILD_SEED: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "skmood_build_seed", default=None)
+
+
+def seeded_build(builder):
+    """Decorate a builder: with a ``seed``, its layers' initial weights derive from it.
+
+    Keras draws the seed of each layer's default initializer from Python's
+    global ``random`` module, which any other thread of the process may draw
+    from in between (a Dask worker's event loop does, for every message it
+    compresses): seeded fits would then differ from run to run. With a
+    ``seed``, :func:`kernel_initializer` gives each layer its own seed,
+    derived from the builder's and the layer's name instead.
+    """
+
+    @functools.wraps(builder)
+    def build(*args, seed: int | None = None, **kwargs):
+        token = _BUILD_SEED.set(seed)
+        try:
+            return builder(*args, seed=seed, **kwargs)
+        finally:
+            _BUILD_SEED.reset(token)
+
+    return build
+
+
+def kernel_initializer(name: str):
+    """Glorot-uniform initializer of layer ``name``: seeded inside a seeded build."""
+    seed = _BUILD_SEED.get()
+    if seed is None:
+        return "glorot_uniform"  # Keras' default for Conv2D and Dense
+    return keras.initializers.GlorotUniform(
+        seed=zlib.crc32(f"{seed}/{name}".encode()) & 0x7FFFFFFF)
 
 
 def augmentation_layers(
@@ -101,10 +139,12 @@ def sigmoid_head(inputs, x, *, dropout: float, seed: int | None, name: str) -> k
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="output")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="output",
+                                 kernel_initializer=kernel_initializer("output"))(x)
     return keras.Model(inputs, outputs, name=name)
 
 
+@seeded_build
 def build_cnn(
     input_shape: Sequence[int],
     *,
@@ -166,6 +206,7 @@ def build_cnn(
             use_bias=not batch_norm,
             activation=None if batch_norm else "relu",
             name=f"conv{i}",
+            kernel_initializer=kernel_initializer(f"conv{i}"),
         )(x)
         if batch_norm:
             # momentum 0.9 (Keras: 0.99) so the moving statistics used at inference
@@ -175,13 +216,16 @@ def build_cnn(
         x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     if dense_units:
-        x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
+        x = keras.layers.Dense(dense_units, activation="relu", name="dense",
+                               kernel_initializer=kernel_initializer("dense"))(x)
     if dropout:
         x = keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="output")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="output",
+                                 kernel_initializer=kernel_initializer("output"))(x)
     return keras.Model(inputs, outputs, name="happy_sad_cnn")
 
 
+@seeded_build
 def build_vgg(
     input_shape: Sequence[int],
     *,
@@ -278,7 +322,8 @@ def _conv_bn(x, filters: int, kernel_size: int, *, name: str, strides: int = 1,
              relu: bool = True):
     """Conv2D (no bias) → batch norm → optional ReLU."""
     x = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding="same",
-                            use_bias=False, name=f"{name}_conv")(x)
+                            use_bias=False, name=f"{name}_conv",
+                            kernel_initializer=kernel_initializer(f"{name}_conv"))(x)
     # momentum 0.9 (Keras: 0.99) so the moving statistics used at inference
     # converge within the few hundred steps of a short fit.
     x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
@@ -298,6 +343,7 @@ def _residual_block(x, filters: int, kernel_size: int, *, strides: int, name: st
     return keras.layers.Activation("relu", name=f"{name}_out")(x)
 
 
+@seeded_build
 def build_resnet(
     input_shape: Sequence[int],
     *,
@@ -387,6 +433,7 @@ def _inception_module(x, width: int, *, name: str):
     return keras.layers.Concatenate(name=f"{name}_concat")([branch1, branch3, branch5, pool])
 
 
+@seeded_build
 def build_inception(
     input_shape: Sequence[int],
     *,

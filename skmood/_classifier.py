@@ -11,9 +11,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_random_state
 
-from . import _cache, _inference, _network_spec, _precision, _progress, _training
+from . import _cache, _distribute, _inference, _network_spec, _precision, _progress, _training
 from ._backbones import BACKBONES
-from ._compat import Interval, StrOptions, _fit_context
+from ._compat import HasMethods, Interval, StrOptions, _fit_context
+from ._distribute import DISTRIBUTIONS  # also importable from here (the CLI's choices)
 from ._face_boxes import FaceBoxes, face_cropper, input_faces
 from ._face_crop import DETECTORS
 from ._image import COLOR_MODES
@@ -182,6 +183,25 @@ default="auto"
         logged at INFO level (``skmood`` logger) and printed with ``verbose``.
         A warm start continues in the fitted network's precision. LiteRT
         (``inference``) runs a float32 copy of a mixed-precision network.
+    distribution : {"mirrored", "multi_worker"}, tf.distribute.Strategy or \
+None, default=None
+        Train on several devices with ``tf.distribute``: the network is built,
+        compiled and trained inside the strategy's scope, its variables
+        mirrored on every replica; each step splits ``batch_size`` (the
+        *global* batch) between the replicas and sums their gradients, so
+        scale ``batch_size`` (and perhaps ``learning_rate``) with the number
+        of replicas. ``"mirrored"``: ``tf.distribute.MirroredStrategy`` over
+        every GPU of this machine (without GPUs, over every logical CPU
+        device). ``"multi_worker"``: ``MultiWorkerMirroredStrategy`` across
+        machines, configured by the ``TF_CONFIG`` environment variable; it
+        must be created before TensorFlow runs anything else in the process
+        (otherwise create it yourself at the start of the program and pass
+        it). Both are made once per process. Or your own
+        ``tf.distribute.Strategy``: :func:`skmood.save` stores only the names
+        (a strategy object is left out, with a warning, and loads as None),
+        and an estimator holding one cannot be pickled. ``None``: TensorFlow's
+        default placement (one device). A warm start needs the network built
+        under the same strategy. See the user guide, "Scaling out".
     class_weight : dict, "balanced" or None, default=None
         Weights per class label (e.g. ``{"happy": 1.0, "sad": 1.5}``), or
         ``"balanced"`` for weights inversely proportional to class frequencies.
@@ -370,6 +390,7 @@ default="auto"
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "jit_compile": ["boolean"],
         "precision": [StrOptions(set(PRECISIONS))],
+        "distribution": [StrOptions(set(DISTRIBUTIONS)), HasMethods(["scope", "run"]), None],
         "flip_averaging": ["boolean"],
         "inference": [StrOptions(set(INFERENCE_ENGINES))],
         "class_weight": [StrOptions({"balanced"}), dict, None],
@@ -417,6 +438,7 @@ default="auto"
         batch_size=32,
         jit_compile=False,
         precision="auto",
+        distribution=None,
         class_weight=None,
         validation_split=0.0,
         validation_data=None,
@@ -460,6 +482,7 @@ default="auto"
         self.batch_size = batch_size
         self.jit_compile = jit_compile
         self.precision = precision
+        self.distribution = distribution
         self.class_weight = class_weight
         self.validation_split = validation_split
         self.validation_data = validation_data
@@ -504,6 +527,10 @@ shape (n_samples, height, width, channels)
         self : HappySadClassifier
             The fitted classifier.
         """
+        with _distribute.scope(self.distribution, _NAME):  # nothing when distribution=None
+            return self._fit(X, y, sample_weight, callbacks, face_boxes)
+
+    def _fit(self, X, y, sample_weight, callbacks, face_boxes):
         from . import _keras_backend as backend
 
         classes, y_enc = _training.encode_targets(y, _NAME)
@@ -593,6 +620,7 @@ shape (n_samples, height, width, channels)
         return self
 
     def _check_warm_start(self, classes, input_shape):
+        _distribute.check_warm_start(self.model_, self.distribution, _NAME)
         if not np.array_equal(classes, self.classes_) or tuple(input_shape) != self.input_shape_:
             raise ValueError(
                 f"{_NAME}: warm_start=True continues the fitted network, which takes "
@@ -687,6 +715,9 @@ shape (n_samples, height, width, channels)
                     faces=faces.get(id(val.data))),
                 epochs=self.epochs if epochs is None else epochs,
                 initial_epoch=initial_epoch,
+                # The sequence shuffles itself, seeded; Keras would also shuffle the batches
+                # with Python's global random, which other threads may draw from.
+                shuffle=False,
                 callbacks=callbacks,
                 verbose=min(int(self.verbose), 2),
             )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 
-from . import _litert
+from . import _distribute, _litert
 from .exceptions import SkmoodWarning
 
 __all__ = ["INFERENCE_ENGINES", "choose_engine", "network_predictor"]
@@ -61,7 +61,7 @@ def network_predictor(model, engine: str, n_images: int, owner: str, *, stacklev
     jit = bool(getattr(model, "jit_compile", False))
     choice = choose_engine(engine, n_images, owner)
     if choice == "keras":
-        return model.predict_on_batch, jit
+        return _distribute.batch_predictor(model), jit
     try:
         network = _litert.lite_network(model, quantize=choice == "litert-int8")
         return network.predict_on_batch, True
@@ -72,4 +72,4 @@ def network_predictor(model, engine: str, n_images: int, owner: str, *, stacklev
         # stacklevel (default): this function, the estimator's method, the user's call.
         warnings.warn(f"{owner}: {exc}; predicting with Keras instead (inference="
                       "'auto').", SkmoodWarning, stacklevel=stacklevel)
-        return model.predict_on_batch, jit
+        return _distribute.batch_predictor(model), jit

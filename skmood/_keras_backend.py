@@ -428,3 +428,56 @@ def print_msg(message: str) -> None:
 
 def keras_version() -> str:
     return keras.__version__
+
+
+# ------------------------------------------------ tf.distribute (skmood._distribute)
+def mirrored_strategy():
+    """A ``MirroredStrategy`` over every GPU, or over every logical CPU without GPUs."""
+    import tensorflow as tf
+
+    devices = [d.name for d in tf.config.list_logical_devices("GPU")]
+    return tf.distribute.MirroredStrategy(
+        devices=devices or [d.name for d in tf.config.list_logical_devices("CPU")])
+
+
+def multi_worker_strategy():
+    """A ``MultiWorkerMirroredStrategy`` configured by ``TF_CONFIG``."""
+    import tensorflow as tf
+
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def is_strategy(value) -> bool:
+    import tensorflow as tf
+
+    return isinstance(value, tf.distribute.Strategy)
+
+
+def network_strategy(model):
+    """The strategy ``model`` was built under, or None."""
+    # Keras 3 (3.0-3.15) keeps it in this private attribute of its TensorFlow trainer;
+    # the public `distribute_strategy` falls back to the current one instead.
+    return getattr(model, "_distribute_strategy", None)
+
+
+def replicas(model) -> int:
+    """How many replicas run ``model``'s steps (1 when built under no strategy)."""
+    strategy = network_strategy(model)
+    return 1 if strategy is None else int(strategy.num_replicas_in_sync)
+
+
+def predict_batch(model, x):
+    """``model``'s outputs on one batch, split between its strategy's replicas."""
+    return model.predict(x, batch_size=len(x), verbose=0)
+
+
+def set_thread_pools(intra_op: int, inter_op: int) -> bool:
+    """Size TensorFlow's thread pools; False when its runtime has started already."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(intra_op))
+        tf.config.threading.set_inter_op_parallelism_threads(int(inter_op))
+    except RuntimeError:  # "cannot be modified after initialization"
+        return False
+    return True

@@ -140,11 +140,13 @@ def read_bytes(url: str) -> bytes:
         return fs.cat_file(path, start=0)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         error: BaseException = exc
-    except Exception:  # e.g. S3 refuses a range on an empty object: plain GET
-        try:
-            return fs.cat_file(path)
-        except Exception as exc:  # noqa: BLE001 - the storage client's own kinds
-            error = exc
+    except Exception as exc:  # noqa: BLE001 - the storage client's own kinds
+        error = exc
+        if "range" in str(exc).lower():  # S3 refuses a range on an empty object: plain GET
+            try:
+                return fs.cat_file(path)
+            except Exception as again:  # noqa: BLE001
+                error = again
     if (isinstance(error, FileNotFoundError) or _refuses_url(error)) and _isdir(fs, path):
         error = IsADirectoryError("it is a folder (a prefix), not a file")
     raise _storage_error(error, url, "read") from error

@@ -87,6 +87,10 @@ def _jsonable_params(estimator) -> tuple[dict, list[str]]:
         elif name == "random_state" and not (value is None or isinstance(value, int)):
             dropped.append("random_state")
             value = None
+        elif name == "distribution" and not (value is None or isinstance(value, str)):
+            dropped.append(f"distribution={type(value).__name__} (a strategy object; "
+                           "names such as 'mirrored' are stored)")
+            value = None
         elif name == "class_weight" and isinstance(value, dict):
             value = {"__pairs__": [[python_scalar(k), float(v)] for k, v in value.items()]}
         elif isinstance(value, tuple):
@@ -199,9 +203,11 @@ def save(estimator, path: str | os.PathLike, *, format: str = "skmood",
 
     Notes
     -----
-    A custom ``model=`` builder, ``validation_data`` and a ``RandomState``
-    ``random_state`` are not stored in the safe format (a
-    :class:`SkmoodWarning` says so); the trained network itself always is.
+    A custom ``model=`` builder, ``validation_data``, a ``RandomState``
+    ``random_state`` and a ``tf.distribute.Strategy`` object as
+    ``distribution`` (its names, such as ``"mirrored"``, are stored) are not
+    stored in the safe format (a :class:`SkmoodWarning` says so; they load as
+    ``None``); the trained network itself always is.
 
     Examples
     --------

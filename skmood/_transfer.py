@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._architectures import image_input, sigmoid_head
+from ._architectures import image_input, seeded_build, sigmoid_head
 from ._backbones import (
     BACKBONE_LAYER,
     BACKBONES,
@@ -99,6 +99,7 @@ def freeze_backbone(model: keras.Model, trainable_layers: int | str = 0) -> None
             layer, keras.layers.BatchNormalization)
 
 
+@seeded_build
 def build_backbone(
     input_shape: Sequence[int],
     backbone: str = "mobilenetv2",

@@ -66,6 +66,7 @@ EXPECTED_FAILED_CHECKS = {
         "check_classifiers_train": TABULAR + "; training tested on synthetic faces",
         "check_sample_weight_equivalence_on_dense_data": TABULAR,
         "check_sample_weights_list": TABULAR,
+        # Runs only where pandas is installed (the dask extra brings it).
         "check_sample_weights_not_an_array": TABULAR,
         "check_sample_weights_pandas_series": TABULAR + "; a pandas Series of weights is "
         "tested on images",

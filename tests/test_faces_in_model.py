@@ -194,12 +194,13 @@ def test_bad_face_boxes_are_named(photos, make_clf, face_boxes, match):
 
 def test_faces_of_a_batch_are_found_in_few_detector_calls_within_a_pixel_budget(monkeypatch):
     import skmood._face_boxes as face_boxes
+    from skmood._faces import FaceFinder
 
     calls = []
-    monkeypatch.setattr(FaceCropper, "_detect",
+    monkeypatch.setattr(FaceFinder, "detect",
                         lambda self, images: calls.append(len(images)) or [None] * len(images))
     monkeypatch.setattr(face_boxes, "DETECT_GROUP_PIXELS", 300)  # three 10x10 images
-    faces = face_boxes.FaceBoxes(FaceCropper(margin=0.0), known={1: (0, 0, 5, 5)})
+    faces = face_boxes.FaceBoxes(FaceFinder(margin=0.0), known={1: (0, 0, 5, 5)})
     images = [np.zeros((10, 10, 3), np.uint8)] * 5
 
     cropped = list(faces.crop_each(enumerate(images)))

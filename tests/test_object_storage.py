@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import uuid
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +80,7 @@ def test_is_url(path, expected):
     assert is_url(path) is expected
 
 
+@pytest.mark.slow
 def test_import_skmood_and_local_paths_do_not_import_fsspec(face_folder):
     code = ("import sys, skmood\n"
             "from skmood.datasets import find_images, load_image_folder\n"
@@ -122,6 +122,40 @@ def test_unknown_protocol_is_a_bad_url():
     with pytest.raises(ImageReadError, match=r"cannot read 'nope://b/x\.png' \(bad URL: "
                                              r"unknown protocol 'nope'"):
         ImageLoader().transform(["nope://b/x.png"])
+
+
+def test_storage_failures_are_read_errors_tried_once(mem, monkeypatch):
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    calls = []
+
+    def down(self, path, start=None, end=None, **kwargs):
+        calls.append(start)
+        raise RuntimeError("Could not connect to the endpoint URL")
+
+    monkeypatch.setattr(MemoryFileSystem, "cat_file", down)
+    url = f"{mem}/faces/happy/face_00000.png"
+    with pytest.raises(ImageReadError, match=rf"'{url}' \(storage error: Could not connect"):
+        ImageLoader().transform([url])
+    assert calls == [0]  # one ranged GET, no second attempt
+
+
+def test_a_refused_range_is_read_again_whole(mem, monkeypatch):
+    """S3 answers a ranged GET of an empty object with InvalidRange."""
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    real = MemoryFileSystem.cat_file
+
+    def no_ranges(self, path, start=None, end=None, **kwargs):
+        if start is not None:
+            raise OSError(5, "The requested range is not satisfiable")
+        return real(self, path, **kwargs)
+
+    fsspec.filesystem("memory").pipe_file(f"{mem}/empty.png", b"")
+    monkeypatch.setattr(MemoryFileSystem, "cat_file", no_ranges)
+    with pytest.raises(ImageReadError, match=r"empty\.png' \(not a recognised image format"):
+        ImageLoader().transform([f"{mem}/empty.png"])
+    assert ImageLoader().transform([f"{mem}/faces/sad/face_00002.png"])[0].shape == (16, 16, 3)
 
 
 def test_load_image_folder_on_memory_lists_as_on_disk(mem, mem_paths, face_paths, face_folder):
@@ -352,6 +386,7 @@ def s3_model(s3, fitted):
     return url
 
 
+@pytest.mark.slow
 def test_cli_trains_from_and_to_s3(s3, s3_model, capsys):
     out = "s3://photos/models/trained.skmood"
     assert main(["train", "s3://photos/faces", "-o", out, *TINY]) == 0
@@ -370,21 +405,21 @@ def test_saving_where_writes_are_denied_names_the_url(s3, fitted):
 
 
 @pytest.mark.slow
-def test_cli_entry_point_reads_s3_with_aws_environment_variables(s3, s3_model, fitted,
-                                                                 face_paths):
-    """The standard AWS variables (endpoint, keys) reach s3fs in a new process."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AWS_", "FSSPEC_"))}
+def test_cli_entry_point_reaches_s3_with_aws_environment_variables(s3):
+    """The standard AWS variables (endpoint, keys) reach s3fs in a new process.
+
+    ``predict`` looks its paths up before loading a model (no TensorFlow): the
+    first object is found, the second reported missing by name, which needs
+    both the endpoint and the reader's keys (IAM is enforced).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FSSPEC_"))}
     env.update(TF_CPP_MIN_LOG_LEVEL="2", AWS_ENDPOINT_URL=s3["endpoint"],
                AWS_ACCESS_KEY_ID=s3["key"], AWS_SECRET_ACCESS_KEY=s3["secret"],
                AWS_DEFAULT_REGION="us-east-1")
-    proc = subprocess.run([str(ENTRY_POINT), "predict", s3_model, "s3://photos/faces/",
-                           "--format", "json"], capture_output=True, text=True, env=env,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    rows = json.loads(proc.stdout)
-    assert [r["path"] for r in rows] == load_image_folder("s3://photos/faces")[0].tolist()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        proba = fitted.predict_proba(face_paths[0])
-    np.testing.assert_allclose([r["happy"] for r in rows], proba[:, 0], atol=1e-6)
+    found, gone = "s3://photos/faces/happy/face_00000.png", "s3://photos/faces/happy/nope.png"
+    proc = subprocess.run([str(ENTRY_POINT), "predict", found, gone], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"skmood: error: image path {gone!r} does not exist; expected image files or folders "
+        "of images.")

@@ -162,7 +162,8 @@ NON_DEFAULT = {
     "fine_tune_layers": "all", "fine_tune_learning_rate": 1e-4, "batch_size": 8,
     "jit_compile": True, "class_weight": {"happy": 1.0, "sad": 2.5},
     "validation_split": 0.2, "early_stopping": True, "patience": 2, "flip_averaging": True,
-    "inference": "keras", "precision": "mixed_bfloat16", "on_error": "skip", "cache": False,
+    "inference": "keras", "precision": "mixed_bfloat16", "distribution": "mirrored",
+    "on_error": "skip", "cache": False,
     "face_detector": "mtcnn", "face_margin": 0.35, "warm_start": True,
     "random_state": 7, "verbose": 2,
 }

@@ -39,7 +39,7 @@ HEAVY = {HEAVY!r}
 class _Lean(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         if name.split(".")[0] in HEAVY:
-            raise ImportError(f"{{name}} is not installed (lean install)")
+            raise ModuleNotFoundError(f"No module named {{name!r}} (lean install)", name=name)
 sys.meta_path.insert(0, _Lean())
 """
 
@@ -110,6 +110,11 @@ def test_cli_predict_on_an_exported_model_without_tensorflow(paths, images, caps
     for a, b in zip(lean, full):
         assert a.keys() == b.keys()
         assert a["happy"] == pytest.approx(b["happy"], abs=1e-4)
+    for command in (["train", "data", "-o", "m.skmood"], ["predict", str(paths["skmood"]),
+                                                          *images]):
+        proc = run_lean(script, *command)  # what needs the full install says so, in one line
+        assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+        assert "needs skmood's full install" in proc.stderr
 
 
 def test_importing_skmood_is_lazy():

@@ -21,6 +21,7 @@ from .. import _progress as progress
 from ..exceptions import SkmoodError
 from ._format import (class_counts, format_evaluation, format_predictions, format_table,
                       prepare_output)
+from ._scale import check_options, predict_with_dask, wants_dask
 
 __all__ = ["DEMO_DEFAULTS", "cmd_demo", "cmd_evaluate", "cmd_export", "cmd_predict",
            "cmd_serve", "load_model"]
@@ -113,8 +114,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     model_path, paths = split_model(args)
     files = find_images(paths)  # cheap checks first: loading the model starts TensorFlow
-    model = load_model(model_path, on_error=args.on_error, detector=args.detector)
+    batch = wants_dask(args)
+    if batch:
+        check_options(args)
+    model = load_model(model_path, on_error=None if batch else args.on_error,
+                       detector=args.detector)
     logger.info("predicting %d image(s)", len(files))
+    if batch:  # --dask or --output *.parquet: skmood.distributed.predict_paths
+        return predict_with_dask(args, model, files, _write)
     from .._predict import FacePredictor, final_estimator
 
     in_model = final_estimator(model).face_detector is not None

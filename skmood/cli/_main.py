@@ -63,9 +63,18 @@ def _console_logging(level: int) -> Iterator[None]:
         log.propagate = saved[1]
 
 
+#: What a lean install (``pip install --no-deps skmood`` and the runtime's
+#: requirements, for exported models) lacks.
+_FULL_INSTALL = {"keras", "scikeras", "scipy", "sklearn", "tensorflow"}
+
+
 def _error_line(exc: BaseException) -> str:
     """The message of ``exc`` on one line."""
     message = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in _FULL_INSTALL:
+        return (f"{message}: this command needs skmood's full install (pip install skmood); "
+                "this environment runs exported models only (skmood predict/serve on "
+                ".onnx and .tflite files)")
     if isinstance(exc, _EXPECTED_ERRORS):
         return message
     return f"unexpected {type(exc).__name__}: {message} (run with --debug for the traceback)"
@@ -107,7 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = _command(argv)
     # Only the options of the command that runs: predict/serve on an exported model then
     # import neither scikit-learn nor TensorFlow.
-    parser = build_parser(commands=() if command is None else (command,))
+    try:
+        parser = build_parser(commands=() if command is None else (command,))
+    except ImportError as exc:  # train's options need scikit-learn: a lean install lacks it
+        print(f"skmood: error: {_error_line(exc)}", file=sys.stderr)
+        return 1
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version (0) or a usage error (2)

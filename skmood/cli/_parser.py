@@ -19,6 +19,7 @@ from typing import Any
 from .._backbones import BACKBONES
 from .._export_format import EXPORT_FORMATS
 from .._faces import DETECTORS
+from ._scale import LOCAL
 from .._image import COLOR_MODES
 from .._presets import PRESETS
 from .._validation import ON_ERROR
@@ -96,8 +97,8 @@ def _add_demo_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_hyperparameters(p: argparse.ArgumentParser) -> None:
-    from .._classifier import (ARCHITECTURES, INFERENCE_ENGINES, LR_SCHEDULES, PRECISIONS,
-                               HappySadClassifier)
+    from .._classifier import (ARCHITECTURES, DISTRIBUTIONS, INFERENCE_ENGINES, LR_SCHEDULES,
+                               PRECISIONS, HappySadClassifier)
 
     g = p.add_argument_group("hyperparameters (HappySadClassifier parameters; "
                              "defaults are the estimator's)")
@@ -132,6 +133,9 @@ def _add_hyperparameters(p: argparse.ArgumentParser) -> None:
     add("--precision", "floating-point precision of training: bfloat16 where the hardware "
         "runs it fast, else float32 (auto), float32, mixed bfloat16, or mixed float16 (GPUs)",
         choices=list(PRECISIONS))
+    add("--distribution", "train on several devices with tf.distribute: every GPU of this "
+        "machine (mirrored) or several machines set by TF_CONFIG (multi_worker); "
+        "--batch-size is then the global batch", choices=list(DISTRIBUTIONS))
     add("--flip-averaging", "average predictions over mirror images",
         action=argparse.BooleanOptionalAction)
     add("--inference", "what runs the network at prediction: LiteRT for calls on 4,096 "
@@ -235,8 +239,19 @@ def _add_predict_arguments(p: argparse.ArgumentParser) -> None:
                         "model)")
     p.add_argument("--format", choices=list(PREDICTION_FORMATS), default="table",
                    help="output format (default: table)")
-    p.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
-    _add_on_error(p, "give unreadable images an empty label and probabilities")
+    p.add_argument("--output", metavar="FILE",
+                   help="write to FILE instead of stdout; FILE.parquet: a Parquet folder, one "
+                        "file per partition of --partition-size images, resumable (running "
+                        "again keeps the partitions written), through Dask")
+    _add_on_error(p, "give unreadable images an empty label and probabilities (the default "
+                     "with --dask or a .parquet --output, with the error in the Parquet file)")
+    d = p.add_argument_group("batch prediction on a Dask cluster (the 'dask' extra)")
+    d.add_argument("--dask", metavar="SCHEDULER",
+                   help="predict on a Dask cluster: a scheduler address (tcp://host:8786), "
+                        f"or '{LOCAL}' for one single-threaded worker per core of this "
+                        "machine; the model is sent to each worker once")
+    d.add_argument("--partition-size", type=_POS_INT, default=4096, metavar="N",
+                   help="images per Dask task (default: 4096)")
     p.add_argument("--crop-faces", action="store_true",
                    help="classify the largest face of each image (OpenCV, the 'faces' extra); "
                         "images without a face are classified whole. Models trained with "

@@ -140,6 +140,7 @@ def load_image_folder(
     paths: list[str] = []
     labels: list[str] = []
     empty: list[str] = []
+    join = _paths.join if _paths.is_url(root) else os.path.join
     for cls in selected:
         with _storage_errors(name, _paths.join(root, cls)):
             images, skipped = _list_images(_paths.join(root, cls), exts)
@@ -154,7 +155,7 @@ def load_image_folder(
             )
         if not images:
             empty.append(cls)
-        paths.extend(_paths.join(root, cls, rel) for rel in images)
+        paths.extend(join(root, cls, rel) for rel in images)
         labels.extend([cls] * len(images))
 
     if empty:
@@ -216,7 +217,8 @@ def find_images(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
             if kind == "directory":
                 found, _ = _list_images(path, IMAGE_EXTENSIONS)
                 logger.debug("found %d image(s) in folder %r", len(found), path)
-                files += [_paths.join(path, rel) for rel in found]
+                join = _paths.join if _paths.is_url(path) else os.path.join
+                files += [join(path, rel) for rel in found]
         if kind == "file":
             files.append(path)
         elif kind is None:
@@ -323,33 +325,33 @@ def _list_images(class_dir: str, exts: tuple[str, ...]) -> tuple[list[str], list
             keep.append(d)
         dirnames[:] = keep
         rel_dir = os.path.relpath(current, class_dir)
-        files += [f if rel_dir == os.curdir else os.path.join(rel_dir, f) for f in filenames]
+        files += [(f if rel_dir == os.curdir else os.path.join(rel_dir, f), f)
+                  for f in filenames]
     return _sort_out(files, exts, lambda rel: os.path.isfile(os.path.join(class_dir, rel)))
 
 
-def _url_files(folder: str) -> list[str]:
-    """Files below the URL ``folder`` (``/``-separated), hidden sub-folders left out."""
+def _url_files(folder: str) -> list[tuple[str, str]]:
+    """``(relative path, name)`` of the files below the URL ``folder``, not in hidden folders."""
     files = []
     for rel in _paths.list_files(folder):
         parts = rel.split("/")
         if any(p.startswith(".") for p in parts[:-1]):
             logger.debug("load_image_folder: skipped %r in a hidden folder", rel)
         else:
-            files.append(rel)
+            files.append((rel, parts[-1]))
     return files
 
 
-def _sort_out(files: Iterable[str], exts: tuple[str, ...],
+def _sort_out(files: Iterable[tuple[str, str]], exts: tuple[str, ...],
               is_file: Callable[[str], bool] | None = None) -> tuple[list[str], list[str]]:
-    """``(images, skipped)`` among relative ``files``, both sorted.
+    """``(images, skipped)`` among ``files`` (relative path, name), both sorted.
 
     Hidden files are left out, files of other extensions skipped; ``is_file``
     tells a broken link from an image (local folders).
     """
     images: list[str] = []
     skipped: list[str] = []
-    for rel in files:
-        name = os.path.basename(rel)
+    for rel, name in files:
         if name.startswith("."):
             logger.debug("load_image_folder: skipped hidden file %r", rel)
         elif os.path.splitext(name)[1].lower() not in exts:

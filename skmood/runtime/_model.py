@@ -54,7 +54,9 @@ class ExportedModel:
     Made by :func:`load`. It predicts like the
     :class:`~skmood.HappySadClassifier` it was exported from: same input
     (file paths, or uint8 pixels), same face cropping, same probabilities
-    (to within 1e-4 for float files), columns in the order of ``classes_``.
+    (to within 1e-4 for float files of float32 networks; a mixed-precision
+    network is exported as its float32 copy), columns in the order of
+    ``classes_``.
     Images are decoded, cropped to their face and resized with skmood's own
     functions (Pillow) before the file's graph, which then converts the
     colour, normalises and runs the network.
