@@ -17,7 +17,7 @@ import pytest
 from sklearn.base import clone
 
 import skmood
-from skmood import HappySadClassifier, SkmoodWarning
+from skmood import SkmoodWarning
 
 MIRRORED_FIT = r"""
 import json, sys

@@ -14,6 +14,7 @@ import os
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -49,7 +50,7 @@ def dataset(tmp_path_factory):
     paths, labels = make_faces(N_GOOD, image_size=(16, 16), random_state=0, directory=root)
     (root / "not_an_image.png").write_bytes(b"plain text, not a PNG")
     truncated = (root / "truncated.png")
-    truncated.write_bytes(open(paths[0], "rb").read()[:40])
+    truncated.write_bytes(Path(paths[0]).read_bytes()[:40])
     broken = [str(root / "not_an_image.png"), str(truncated), str(root / "missing.jpg")]
     everything = list(paths)
     for position, path in zip((5, 100, 199), broken):
@@ -113,7 +114,7 @@ def test_a_pipeline_with_an_image_loader_keeps_the_rows_of_broken_files(dataset,
 
 
 def test_on_error_raise_stops_at_the_first_unreadable_file(dataset, fitted, sync_scheduler):
-    everything, _, _, broken = dataset
+    everything = dataset[0]
     with pytest.raises(skmood.ImageReadError, match="not_an_image.png"):
         predict_paths(fitted, everything[:10], on_error="raise").compute()
 
@@ -121,7 +122,7 @@ def test_on_error_raise_stops_at_the_first_unreadable_file(dataset, fitted, sync
 def test_a_dask_series_or_bag_of_paths(dataset, fitted, sync_scheduler):
     import dask.bag as db
 
-    everything, _, _, broken = dataset
+    everything = dataset[0]
     series = dd.from_pandas(pd.Series(everything[:20], index=np.arange(100, 120)), npartitions=3)
     frame = predict_paths(fitted, series).compute()
     assert list(frame.index) == list(range(100, 120))  # the Series' own index
@@ -234,9 +235,13 @@ def test_cli_writes_a_resumable_parquet_folder(dataset, fitted, tmp_path, capsys
 # -------------------------------------------------------------- Dask cluster
 @pytest.fixture(scope="module")
 def dask_client():
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
-            distributed.Client(cluster) as client:
+    import dask
+
+    # Without Dask's worker profiler, as the user guide recommends for TensorFlow.
+    with dask.config.set({"distributed.worker.profile.enabled": False}), \
+            distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                     dashboard_address=None, silence_logs=logging.ERROR
+                                     ) as cluster, distributed.Client(cluster) as client:
         yield client
 
 

@@ -67,9 +67,14 @@ def _client(address: str | None) -> Iterator[Any]:
                         len(client.nthreads()))
             yield client
         return
+    import dask
+
     cores = usable_cores()
-    with LocalCluster(n_workers=cores, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    # Dask's worker profiler samples every thread's stack every 10 ms: it made small
+    # TensorFlow fits take twice as long (docs/benchmarks.md, "Scaling out").
+    with dask.config.set({"distributed.worker.profile.enabled": False}), \
+            LocalCluster(n_workers=cores, threads_per_worker=1, processes=True,
+                         dashboard_address=None) as cluster, Client(cluster) as client:
         configure_tensorflow_threads(client)
         logger.info("started a local Dask cluster: %d single-threaded workers", cores)
         yield client

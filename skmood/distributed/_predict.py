@@ -138,6 +138,7 @@ def _proba_and_errors(model: Any, values: list[str], on_error: str
         return np.asarray(_with_on_error(model, "raise").predict_proba(values), float), [None] * n
     color_mode = "grayscale" if clf.input_shape_[2] == 1 else "rgb"
     skipping = _with_on_error(model, "skip")
+    errors: list[str | None] = [None] * n
     with warnings.catch_warnings():  # the error column names each file instead
         warnings.simplefilter("ignore", SkmoodWarning)
         try:
@@ -149,7 +150,6 @@ def _proba_and_errors(model: Any, values: list[str], on_error: str
             if readable:
                 proba[readable] = skipping.predict_proba([values[i] for i in readable])
             return proba, errors
-    errors: list[str | None] = [None] * n
     for i in np.flatnonzero(np.isnan(proba).any(axis=1)):
         errors[i] = _read_error(values[i], color_mode) or f"{values[i]!r} could not be read."
     return proba, errors

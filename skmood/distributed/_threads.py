@@ -94,7 +94,7 @@ def _scheduler_workers(client) -> dict[str, dict]:
 
 def _worker_threads() -> int:
     """On a worker: the intra-op threads set for TensorFlow (0 when unset)."""
-    return int(os.environ.get("TF_NUM_INTRAOP_THREADS", 0))
+    return int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0"))
 
 
 def configure_tensorflow_threads(client, threads: int | None = None, *,
@@ -124,6 +124,15 @@ def configure_tensorflow_threads(client, threads: int | None = None, *,
     -------
     threads : dict of str to int
         The intra-op threads set on each worker, by worker address.
+
+    Notes
+    -----
+    Dask's worker profiler, on by default, samples the stack of every thread
+    of a worker every 10 ms; on the benchmark machine it made small fits
+    take about twice as long. Start TensorFlow workers without it:
+    ``dask.config.set({"distributed.worker.profile.enabled": False})`` before
+    a ``LocalCluster``, or ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False``
+    in the environment of ``dask worker``.
 
     Examples
     --------
