@@ -245,6 +245,24 @@ def test_a_face_cropping_model_is_explained_on_the_face_and_placed_back(tiny, ph
     assert (overlay[~outside] != image[~outside]).any()
 
 
+def test_a_pipeline_with_a_face_cropper_step_places_its_map_on_the_face(tiny, photo):
+    from sklearn.pipeline import make_pipeline
+
+    from skmood import ImageLoader, ImageResizer, PixelNormalizer
+    from skmood._explain import explain_images
+    from skmood._predict import FacePredictor
+
+    image, box = photo
+    pipe = make_pipeline(ImageLoader(), FaceCropper(), ImageResizer(image_size=(24, 24)),
+                         PixelNormalizer(), tiny[0])
+    found = explain_images(FacePredictor(pipe), [image], crop_faces=False)
+    assert found.boxes == [None]  # not cropped before the pipeline: its step crops
+    assert found.regions == [FaceCropper()._crop_region(box, image.shape)]
+    face = PixelNormalizer().transform(
+        ImageResizer(image_size=(24, 24)).transform(FaceCropper().transform([image])))
+    np.testing.assert_allclose(found.heatmaps[0], tiny[0].explain(face)[0], atol=1e-6)
+
+
 @pytest.mark.slow
 def test_the_pretrained_model_is_explained(tmp_path):
     model = skmood.load_pretrained()  # MTCNN faces, mixed precision, safe format
