@@ -73,7 +73,7 @@ clf = HappySadClassifier(
     conv_filters=(16, 32),
     dense_units=32,
     learning_rate=3e-3,
-    epochs=5,
+    epochs=10,
     batch_size=8,
     random_state=1,
     **augmentation,
@@ -82,6 +82,14 @@ clf.fit(X_train, y_train)
 print("network layers:", [layer.name for layer in clf.model_.layers])
 accuracy = clf.score(X_test, y_test)
 print(f"test accuracy with augmentation: {accuracy:.3f}")
+
+# %%
+# On so few faces, randomly changed every batch, the network needs about ten
+# epochs, and the start matters: with ``random_state`` 1, 2 and 3 this fit
+# reached 0.93, 0.82 and 0.50 (one run never left chance). On a real data set
+# (thousands of faces) that spread vanishes; here, check the training curve
+# (``clf.history_``) and try another seed or a lower learning rate when the
+# loss does not fall.
 
 # %%
 # The augmentation layers pass images through unchanged at inference, so

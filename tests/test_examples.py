@@ -57,11 +57,12 @@ def _check_pipeline_grid_search(ns):
 def _check_imbalance(ns):
     scores = ns["scores"]
     assert list(scores) == ["no correction", 'class_weight="balanced"', "RandomOverSampler"]
-    # Balanced accuracy on 90 held-out faces (18 sad) when written: no correction 0.50
-    # (every face predicted happy), class_weight 0.83, oversampling 0.90 (0.63-0.87 and
-    # 0.81-0.90 with other seeds).
+    # Balanced accuracy on 180 held-out faces (36 sad) with the classifier's
+    # random_state 1, 2, 3 (2026-12-02): no correction 0.50 / 0.89 / 0.83,
+    # class_weight 0.80 / 0.88 / 0.89, oversampling 0.94 / 0.94 / 0.90. One remedy
+    # is not always ahead of no correction; the better of the two always was.
     remedies = [scores['class_weight="balanced"'], scores["RandomOverSampler"]]
-    assert all(score > scores["no correction"] for score in remedies)
+    assert max(remedies) >= scores["no correction"]
     assert max(remedies) >= 0.75
     counts = ns["class_counts"](ns["y_res"])
     assert counts["happy"] == counts["sad"]
@@ -71,8 +72,9 @@ def _check_augmentation(ns):
     names = [layer.name for layer in ns["clf"].model_.layers]
     assert {"flip", "rotate", "zoom"} <= set(names)
     assert ns["variants"].shape == (6, 32, 32, 3)
-    # 0.775 on the 120 held-out faces when written (0.85-0.92 with other seeds).
-    assert ns["accuracy"] >= 0.65
+    # 0.933 on the 120 held-out faces with random_state=1 (2026-12-02; 0.817 and
+    # 0.500 with the seeds 2 and 3, as the example says).
+    assert ns["accuracy"] >= 0.75
 
 
 CHECKS = {
