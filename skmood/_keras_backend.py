@@ -45,6 +45,7 @@ __all__ = [
     "PyDataset",
     "keras",
     "export_inference",
+    "list_devices",
     "gradient_function",
     "make_keras_classifier",
     "op_determinism_enabled",
@@ -63,6 +64,13 @@ def progress_bar(n_steps: int, verbose) -> Callable[[int], None] | None:
         return None
     bar = keras.utils.Progbar(n_steps, verbose=1 if int(verbose) == 1 else 2)
     return bar.update
+
+
+def list_devices() -> list:
+    """TensorFlow's physical devices (listing them starts its device platforms)."""
+    import tensorflow as tf
+
+    return tf.config.list_physical_devices()
 
 
 def start_generator_dataset() -> None:

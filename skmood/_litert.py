@@ -42,6 +42,8 @@ import weakref
 
 import numpy as np
 
+from ._native_log import native_stderr_filtered
+
 __all__ = ["AUTO_MIN_IMAGES", "InterpreterRunner", "LiteRTConversionError", "LiteNetwork",
            "convert_saved_model", "lite_network"]
 
@@ -90,7 +92,8 @@ class InterpreterRunner:
         with self._lock:  # one interpreter: calls from several threads take turns
             if self._batch != x.shape:  # a new batch shape: resize the input tensor
                 self._interpreter.resize_tensor_input(self._input, list(x.shape))
-                self._interpreter.allocate_tensors()
+                with native_stderr_filtered():  # "Created ... XNNPACK delegate", under the CLI
+                    self._interpreter.allocate_tensors()
                 self._batch = x.shape
             self._interpreter.set_tensor(self._input, x)
             self._interpreter.invoke()

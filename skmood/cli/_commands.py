@@ -53,8 +53,12 @@ def load_model(path: str | None, on_error: str | None = None, detector: str | No
     (:func:`skmood.runtime.load`).
     """
     from .._export_format import load_model_file, sniff
+    from .._native_log import start_tensorflow
     from .._predict import final_estimator
 
+    if path is None or path == PRETRAINED or sniff(path) is None:
+        with contextlib.suppress(ImportError):  # a lean install: load_model_file says so
+            start_tensorflow()
     if path is None or path == PRETRAINED:
         from .._pretrained import load_pretrained
 
@@ -230,9 +234,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from .._classifier import HappySadClassifier
     from .._evaluation import metrics_report
+    from .._native_log import start_tensorflow
     from .._persistence import format_for_path, save
     from ..datasets import make_faces
 
+    start_tensorflow()
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
         root = args.out or stack.enter_context(tempfile.TemporaryDirectory(prefix="skmood-demo-"))

@@ -112,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+    from .._native_log import enable
+
+    enable()  # TensorFlow's and LiteRT's harmless native start-up lines stay off stderr
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _command(argv)
     # Only the options of the command that runs: predict/serve on an exported model then

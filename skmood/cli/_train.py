@@ -74,12 +74,14 @@ def _train_estimator(args: argparse.Namespace, params: dict, checkpoint: str
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Fit a classifier on a folder of images and save it."""
+    from .._native_log import start_tensorflow
     from ..datasets import load_image_folder
 
     output = prepare_output(args.output)  # fail before training, not after
     checkpoint = checkpoint_path(output)
     paths, labels = load_image_folder(args.data_dir)
     logger.info("found %d images in %r (%s)", len(paths), args.data_dir, class_counts(labels))
+    start_tensorflow()
     # Options named after estimator parameters; those not given keep the estimator's
     # defaults. -v (verbose) is the CLI's own flag; validation_data comes from --val-dir.
     names = set(HappySadClassifier().get_params()) - set(NOT_OPTIONS)
