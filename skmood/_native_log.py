@@ -13,7 +13,8 @@ a real error among them, reaches the console unchanged and in order, only
 after the block. It is active only once :func:`enable` was called (the
 ``skmood`` command does; the Python API leaves the console to its user), and
 the blocks it wraps are short: starting TensorFlow
-(:func:`start_tensorflow`) and creating an interpreter.
+(:func:`start_tensorflow`) and allocating a LiteRT interpreter's tensors
+(where its delegate is created).
 """
 
 from __future__ import annotations

@@ -56,16 +56,18 @@ def load_model(path: str | None, on_error: str | None = None, detector: str | No
     from .._native_log import start_tensorflow
     from .._predict import final_estimator
 
-    if path is None or path == PRETRAINED or sniff(path) is None:
+    pretrained = path is None or path == PRETRAINED
+    exported = not pretrained and sniff(path) is not None  # sniff reads the file: once
+    if not exported:
         with contextlib.suppress(ImportError):  # a lean install: load_model_file says so
             start_tensorflow()
-    if path is None or path == PRETRAINED:
+    if pretrained:
         from .._pretrained import load_pretrained
 
         logger.info("using skmood's pretrained model (skmood.pretrained_info() says what it "
                     "was trained on)")
         model = load_pretrained()
-    elif sniff(path) is not None:
+    elif exported:
         model = load_model_file(path, on_error=on_error, detector=detector)
         logger.info("running the exported model %r on %s (no TensorFlow)", path,
                     model.engine)
