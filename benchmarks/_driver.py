@@ -95,7 +95,52 @@ def speed_parser(doc: str, n_samples: int) -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=2,
                         help="alternate the conditions this many times; best kept")
     parser.add_argument("--write", metavar="MARKDOWN")
+    return child_options(parser)
+
+
+def child_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the hidden ``--child``/``--folder``/``--result`` that :func:`run_child` passes."""
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     return parser
+
+
+def alternate_children(script: str, conditions, args) -> tuple[dict[str, list[dict]], str] | None:
+    """Run every condition ``args.repeats`` times, alternated, each in a fresh child.
+
+    The training-speed benchmarks' loop (``speed_parser``'s options): the data
+    are ``args.n_samples`` FER2013 training faces when they exist, synthetic
+    48x48 faces written to a temporary folder otherwise, passed to each child
+    as ``--folder``. Returns ``(figures of each run by condition, what the
+    data were)``, or None when a child failed.
+    """
+    runs: dict[str, list[dict]] = {name: [] for name in conditions}
+    with tempfile.TemporaryDirectory() as tmp:
+        if (DATA / "train").is_dir():
+            folder, data = str(DATA / "train"), f"{args.n_samples} FER2013 train faces"
+        else:
+            from skmood.datasets import make_faces
+
+            make_faces(args.n_samples, image_size=(48, 48), random_state=0, directory=tmp)
+            folder, data = tmp, f"{args.n_samples} synthetic 48x48 faces"
+        for _ in range(args.repeats):
+            for name in conditions:
+                result = run_child(script, name, ["--folder", folder, "--n-samples",
+                                                  str(args.n_samples), "--epochs",
+                                                  str(args.epochs)])
+                if result is None:
+                    return None
+                runs[name].append(result)
+    return runs, data
+
+
+def subsample_folder(folder: str, n_samples: int):
+    """``(paths, labels)`` of ``n_samples`` images of ``folder``, the same ones every run."""
+    import numpy as np
+
+    from skmood import load_image_folder
+
+    paths, labels = load_image_folder(folder)
+    keep = np.random.default_rng(0).permutation(len(paths))[:n_samples]
+    return paths[keep], labels[keep]

@@ -16,25 +16,20 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _driver import DATA, machine, run_child, speed_parser  # noqa: E402
+from _driver import alternate_children, machine, speed_parser, subsample_folder  # noqa: E402
 from bench_synthetic import write_section  # noqa: E402
 
 CONDITIONS = {"streamed": False, "cached": True}
 
 
 def child(folder: str, n_samples: int, epochs: int, cache: bool) -> dict:
-    import numpy as np
+    from skmood import HappySadClassifier, recommended_params
 
-    from skmood import HappySadClassifier, load_image_folder, recommended_params
-
-    paths, labels = load_image_folder(folder)
-    keep = np.random.default_rng(0).permutation(len(paths))[:n_samples]
-    paths, labels = paths[keep], labels[keep]
+    paths, labels = subsample_folder(folder, n_samples)
     clf = HappySadClassifier(**recommended_params(
         epochs=1 + epochs, validation_split=0.0, random_state=0, verbose=0, cache=cache))
     ends: list[float] = []
@@ -54,23 +49,10 @@ def main(argv=None) -> int:
                             CONDITIONS[args.child]), fh)
         return 0
 
-    runs: dict[str, list[dict]] = {name: [] for name in CONDITIONS}
-    with tempfile.TemporaryDirectory() as tmp:
-        if (DATA / "train").is_dir():
-            folder, data = str(DATA / "train"), f"{args.n_samples} FER2013 train faces"
-        else:
-            from skmood.datasets import make_faces
-
-            make_faces(args.n_samples, image_size=(48, 48), random_state=0, directory=tmp)
-            folder, data = tmp, f"{args.n_samples} synthetic 48x48 faces"
-        for _ in range(args.repeats):
-            for name in CONDITIONS:
-                result = run_child(__file__, name, ["--folder", folder, "--n-samples",
-                                                    str(args.n_samples), "--epochs",
-                                                    str(args.epochs)])
-                if result is None:
-                    return 1
-                runs[name].append(result)
+    measured = alternate_children(__file__, CONDITIONS, args)
+    if measured is None:
+        return 1
+    runs, data = measured
 
     best = {name: min(r, key=lambda x: x["epoch_s"]) for name, r in runs.items()}
     streamed, cached = best["streamed"]["epoch_s"], best["cached"]["epoch_s"]

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _driver import DATA, machine, run_child, speed_parser  # noqa: E402
+from _driver import alternate_children, machine, speed_parser, subsample_folder  # noqa: E402
 from bench_synthetic import write_section  # noqa: E402
 
 CONDITIONS = {
@@ -33,13 +32,9 @@ CONDITIONS = {
 
 
 def child(folder: str, n_samples: int, epochs: int, precision: str, jit: bool) -> dict:
-    import numpy as np
+    from skmood import HappySadClassifier, recommended_params
 
-    from skmood import HappySadClassifier, load_image_folder, recommended_params
-
-    paths, labels = load_image_folder(folder)
-    keep = np.random.default_rng(0).permutation(len(paths))[:n_samples]
-    paths, labels = paths[keep], labels[keep]
+    paths, labels = subsample_folder(folder, n_samples)
     clf = HappySadClassifier(**recommended_params(
         epochs=1, validation_split=0.0, random_state=0, verbose=0, precision=precision,
         jit_compile=jit, cache=True))
@@ -60,23 +55,10 @@ def main(argv=None) -> int:
             json.dump(child(args.folder, args.n_samples, args.epochs, precision, jit), fh)
         return 0
 
-    runs: dict[str, list[dict]] = {name: [] for name in CONDITIONS}
-    with tempfile.TemporaryDirectory() as tmp:
-        if (DATA / "train").is_dir():
-            folder, data = str(DATA / "train"), f"{args.n_samples} FER2013 train faces"
-        else:
-            from skmood.datasets import make_faces
-
-            make_faces(args.n_samples, image_size=(48, 48), random_state=0, directory=tmp)
-            folder, data = tmp, f"{args.n_samples} synthetic 48x48 faces"
-        for _ in range(args.repeats):
-            for name in CONDITIONS:
-                result = run_child(__file__, name, ["--folder", folder, "--n-samples",
-                                                    str(args.n_samples), "--epochs",
-                                                    str(args.epochs)])
-                if result is None:
-                    return 1
-                runs[name].append(result)
+    measured = alternate_children(__file__, CONDITIONS, args)
+    if measured is None:
+        return 1
+    runs, data = measured
 
     best = {name: max(r, key=lambda x: x["train_img_s"]) for name, r in runs.items()}
     base = best["float32_xla"]["train_img_s"]

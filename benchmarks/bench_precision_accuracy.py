@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _driver import DATA, have_data, machine, run_child  # noqa: E402
+from _driver import DATA, child_options, have_data, machine, run_child  # noqa: E402
 from bench_synthetic import write_section  # noqa: E402
 
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -51,10 +51,7 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep each fit's figures here; reuse those already there")
     parser.add_argument("--write", metavar="MARKDOWN")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--folder", help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = child_options(parser).parse_args(argv)
     if args.child:
         precision, seed = args.child.rsplit("-seed", 1)
         with open(args.result, "w") as fh:

@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _driver import machine, run_child  # noqa: E402
+from _driver import child_options, machine, run_child  # noqa: E402
 from bench_synthetic import write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -263,10 +263,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", action="store_true", help="install into fresh venvs")
     parser.add_argument("--parity", action="store_true", help="every family and colour mode")
     parser.add_argument("--write", metavar="MARKDOWN")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--folder", help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = child_options(parser).parse_args(argv)
     if args.child:
         Path(args.result).write_text(json.dumps(child(args)))
         return 0
