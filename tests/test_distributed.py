@@ -191,6 +191,17 @@ def test_bad_arguments_are_clear_errors(dataset, fitted, tmp_path):
         predict_paths(fitted, everything, output=tmp_path / "other")
 
 
+def test_a_shared_model_is_unpickled_once_per_process_however_often_it_arrives(fitted):
+    shared = _predict.SharedModel(fitted)
+    payload = pickle.dumps(shared)
+    before = _predict.models_loaded()
+    first, again = pickle.loads(payload), pickle.loads(payload)
+    assert _predict.models_loaded() - before == 1
+    assert again.model is first.model and first.model is not fitted
+    other = pickle.loads(pickle.dumps(_predict.SharedModel(fitted)))  # another model: loaded
+    assert _predict.models_loaded() - before == 2 and other.model is not first.model
+
+
 def test_a_missing_dask_names_the_extra(fitted, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ImportError, match=r"pip install 'skmood\[dask\]'"):
@@ -294,6 +305,9 @@ def test_predict_paths_on_the_cluster_sends_the_model_once(dask_client, dataset,
     before = dask_client.run(_predict.models_loaded)
     df = predict_paths(fitted, everything, dask_client, partition_size=25)
     assert df.npartitions == 8
+    # Nothing waits for the scattered model yet: Dask's memory manager drops all
+    # replicas but one, and the other worker fetches it again when its tasks run.
+    dask_client.amm.run_once()
     _check_rows(dask_client.compute(df).result(), everything, broken, fitted)
     after = dask_client.run(_predict.models_loaded)
     assert {w: after[w] - before[w] for w in after} == {w: 1 for w in after}  # 8 tasks

@@ -5,7 +5,9 @@ images with the fitted model (streaming them in batches, so a task's memory
 is bounded by the batch, not by the partition) and returns a small pandas
 frame, or writes it to the Parquet output. The model travels to each worker
 once, wrapped in :class:`SharedModel` and scattered to every worker before
-the tasks run; the tasks hold a reference to it, not a copy.
+the tasks run; the tasks hold a reference to it, not a copy, and a worker
+that receives the same model again (Dask re-sends dropped replicas) does not
+unpickle it again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ import copy
 import hashlib
 import logging
 import os
+import pickle
+import threading
+import uuid
 import warnings
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -32,37 +38,61 @@ __all__ = ["SharedModel", "predict_partition", "predict_paths", "predictions_fra
 logger = logging.getLogger(__name__)
 
 _OWNER = "predict_paths"
-#: How many times a SharedModel was unpickled in this process (once per worker).
+#: How many times a SharedModel's payload was unpickled in this process.
 _LOADED = 0
+#: The models this process received last, by token: the payload of a model
+#: that arrives again (Dask re-sends data whose replica it dropped) is not
+#: unpickled again. Bounded, so that a long-lived worker does not keep every
+#: model it ever served.
+_RECEIVED: OrderedDict[str, Any] = OrderedDict()
+_KEEP = 4
+_RECEIVING = threading.Lock()
 
 
 class SharedModel:
     """A fitted model sent to the workers once, and shared by their tasks.
 
-    Scattered to every worker (``client.scatter(..., broadcast=True)``):
-    unpickled once per worker process, where every task of
-    :func:`predict_paths` uses the same object (predicting from several
-    threads at once is safe). Its Dask token is its identity, so Dask never
-    hashes the network's weights.
+    Scattered to every worker (``client.scatter(..., broadcast=True)``),
+    where every task of :func:`predict_paths` uses the same object
+    (predicting from several threads at once is safe). Dask may move or
+    re-send the data: its Active Memory Manager drops replicas that no
+    task waits for yet, and a worker that needs one later fetches it
+    again. The model is therefore pickled as a payload with a token, and a
+    worker unpickles a token's payload once: a copy that arrives again
+    resolves to the model the process has already (the last four models a
+    process received are kept). Its Dask token is its identity, so Dask
+    never hashes the network's weights.
     """
 
     def __init__(self, model: Any) -> None:
         self.model = model
+        self.token = uuid.uuid4().hex
 
     def __getstate__(self) -> dict:
-        return {"model": self.model}
+        return {"token": self.token,
+                "payload": pickle.dumps(self.model, protocol=pickle.HIGHEST_PROTOCOL)}
 
     def __setstate__(self, state: dict) -> None:
         global _LOADED
-        self.model = state["model"]
-        _LOADED += 1
+        self.token = state["token"]
+        with _RECEIVING:  # two threads receiving the same model unpickle it once
+            model = _RECEIVED.get(self.token)
+            if model is None:
+                model = pickle.loads(state["payload"])
+                _LOADED += 1
+                _RECEIVED[self.token] = model
+                while len(_RECEIVED) > _KEEP:
+                    _RECEIVED.popitem(last=False)
+            else:
+                _RECEIVED.move_to_end(self.token)
+        self.model = model
 
     def __dask_tokenize__(self) -> tuple:
-        return ("skmood.SharedModel", id(self))
+        return ("skmood.SharedModel", self.token)
 
 
 def models_loaded() -> int:
-    """How many shared models this process has received (for tests and diagnostics)."""
+    """How many shared models this process has unpickled (for tests and diagnostics)."""
     return _LOADED
 
 
