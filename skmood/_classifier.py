@@ -181,7 +181,11 @@ default="auto"
         TensorFlow sees one, else the processor's flags in ``/proc/cpuinfo``),
         ``"float32"`` elsewhere and for a ``model`` of your own; the choice is
         logged at INFO level (``skmood`` logger) and printed with ``verbose``.
-        A warm start continues in the fitted network's precision. LiteRT
+        A warm start continues in the fitted network's precision, except
+        where this parameter chooses float32: a mixed-precision network (the
+        pretrained model's, trained in bfloat16) is then rebuilt in float32
+        with the same weights and a new optimizer state, since emulated
+        bfloat16 is about 5x as slow. LiteRT
         (``inference``) runs a float32 copy of a mixed-precision network.
     distribution : {"mirrored", "multi_worker"}, tf.distribute.Strategy or \
 None, default=None
@@ -593,6 +597,7 @@ shape (n_samples, height, width, channels)
         steps = -(-len(train.indices) // int(self.batch_size))  # per epoch
         if warm:
             self._check_warm_start(classes, input_shape)
+            self._warm_precision(backend)
         else:
             self._build(backend, build_fn, build_kwargs, classes, input_shape, seed,
                         backend.learning_rate(self.learning_rate, self.lr_schedule,
@@ -627,6 +632,35 @@ shape (n_samples, height, width, channels)
                 f"{self.input_shape_!r} images of classes {list(self.classes_)}; got "
                 f"{tuple(input_shape)!r} and {list(classes)}. Set warm_start=False to start over."
             )
+
+    def _warm_precision(self, backend):
+        """Before a warm start: a mixed-precision network continues in float32 if asked.
+
+        When ``precision`` chooses float32 here (``"auto"`` on hardware
+        without fast bfloat16, e.g. fine-tuning the pretrained model, trained
+        in bfloat16, on a laptop) a network fitted in mixed precision is
+        rebuilt under the float32 policy with the same weights (which mixed
+        policies keep in float32) and a new optimizer: emulated bfloat16 runs
+        about 5x slower than float32. Otherwise the fitted network keeps its
+        policy.
+        """
+        from ._litert import _all_layers, computes_in_float32, float32_network
+
+        if computes_in_float32(self.model_) or self._dtype_policy(backend) != "float32":
+            return
+        mixed = sorted({layer.dtype_policy.name for layer in _all_layers(self.model_)
+                        if layer.dtype_policy.compute_dtype != "float32"})
+        network = float32_network(self.model_)
+        network.compile_from_config(self.model_.get_compile_config())
+        backend.recompile(network, float(self.learning_rate))  # no loss scaling in float32
+        message = (f"{_NAME}: warm start: the fitted network computes in "
+                   f"{' and '.join(mixed)}; it continues in float32 "
+                   "(same weights, new optimizer state).")
+        logger.info(message)
+        if self.verbose:
+            backend.print_msg(message)
+        self._restore_fitted(network, classes=self.classes_, input_shape=self.input_shape_,
+                             history=self.history_)
 
     def _dtype_policy(self, backend):
         """The Keras dtype policy ``precision`` names here (logged, printed with verbose)."""

@@ -152,8 +152,8 @@ def test_a_warm_start_continues_in_the_same_precision(face_pixels, make_clf, mon
     from skmood._keras_backend import keras
 
     X, y = face_pixels
+    _hardware(monkeypatch, flags=("avx512_bf16",))  # "auto" would say bfloat16 here
     clf = make_clf(precision="mixed_float16", lr_schedule="cosine").fit(X, y)
-    _hardware(monkeypatch)  # "auto" would now say float32: the fitted network decides
     clf.set_params(warm_start=True, precision="auto", lr_schedule="constant")
     network = clf.model_
     clf.fit(X, y)
@@ -161,6 +161,33 @@ def test_a_warm_start_continues_in_the_same_precision(face_pixels, make_clf, mon
     assert _hidden_and_output(clf.model_) == ({"mixed_float16"}, "float32")
     assert isinstance(clf.model_.optimizer, keras.optimizers.LossScaleOptimizer)
     assert np.isfinite(clf.history_["loss"]).all()
+
+
+@pytest.mark.parametrize("precision", ["auto", "float32"])
+def test_a_warm_start_where_float32_is_chosen_continues_in_float32(
+        face_pixels, make_clf, monkeypatch, caplog, precision):
+    # E.g. fine-tuning the pretrained model (trained in bfloat16) on a laptop: emulated
+    # bfloat16 would be ~5x as slow as float32.
+    from skmood._keras_backend import keras
+
+    X, y = face_pixels
+    clf = make_clf(precision="mixed_bfloat16", lr_schedule="cosine").fit(X, y)
+    before = clf.predict_proba(X)
+    weights = [w.copy() for w in clf.model_.get_weights()]
+    _hardware(monkeypatch)  # no bfloat16 instructions
+    clf.set_params(warm_start=True, precision=precision, epochs=1, learning_rate=1e-12,
+                   lr_schedule="constant")
+    with caplog.at_level(logging.INFO, logger="skmood"):
+        clf.fit(X, y)
+    assert _hidden_and_output(clf.model_) == ({"float32"}, "float32")
+    assert "continues in float32" in caplog.text and "mixed_bfloat16" in caplog.text
+    assert clf.n_iter_ == 2 and np.isfinite(clf.history_["loss"]).all()
+    assert not isinstance(clf.model_.optimizer, keras.optimizers.LossScaleOptimizer)
+    # The same weights went on (a negligible learning rate leaves them as they were) ...
+    for old, new in zip(weights, clf.model_.get_weights()):
+        np.testing.assert_allclose(new, old, rtol=1e-6, atol=1e-6)
+    # ... and the float32 network answers as the bfloat16 one did, to bfloat16's precision.
+    np.testing.assert_allclose(clf.predict_proba(X), before, atol=0.02)
 
 
 def test_a_pretrained_backbone_recompiles_with_loss_scaling(face_pixels, tmp_path):
