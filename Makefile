@@ -22,10 +22,10 @@ demo: $(STAMP)
 # saying why, where it cannot be installed).
 test: $(STAMP)
 	bash .ci/install-browser.sh
-	$(PY) -m pytest -n auto --durations=15
+	$(PY) -m pytest -n auto --dist worksteal --durations=15
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -n auto -m "not slow"
+	$(PY) -m pytest -n auto --dist worksteal -m "not slow"
 
 # The oldest supported dependency versions, in their own venv (fast tests only).
 test-oldest:
