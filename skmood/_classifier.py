@@ -644,12 +644,11 @@ shape (n_samples, height, width, channels)
         about 5x slower than float32. Otherwise the fitted network keeps its
         policy.
         """
-        from ._litert import _all_layers, computes_in_float32, float32_network
+        from ._litert import float32_network, reduced_precision_policies
 
-        if computes_in_float32(self.model_) or self._dtype_policy(backend) != "float32":
+        mixed = reduced_precision_policies(self.model_)
+        if not mixed or self._dtype_policy(backend) != "float32":
             return
-        mixed = sorted({layer.dtype_policy.name for layer in _all_layers(self.model_)
-                        if layer.dtype_policy.compute_dtype != "float32"})
         network = float32_network(self.model_)
         network.compile_from_config(self.model_.get_compile_config())
         backend.recompile(network, float(self.learning_rate))  # no loss scaling in float32

@@ -145,7 +145,13 @@ def float32_network(model):
 
 def computes_in_float32(model) -> bool:
     """Whether every layer of ``model`` (nested models too) computes in float32."""
-    return all(layer.dtype_policy.compute_dtype == "float32" for layer in _all_layers(model))
+    return not reduced_precision_policies(model)
+
+
+def reduced_precision_policies(model) -> list[str]:
+    """The names of the dtype policies of ``model``'s layers that do not compute in float32."""
+    return sorted({layer.dtype_policy.name for layer in _all_layers(model)
+                   if layer.dtype_policy.compute_dtype != "float32"})
 
 
 def _all_layers(model):
