@@ -281,7 +281,10 @@ None, default=None
         new photo set or resume an interrupted run. ``history_`` is extended and
         the current ``learning_rate`` applies (lower it to fine-tune). Classes
         and input shape must match the fitted network; architecture parameters
-        are those of the fitted network. With a pretrained ``backbone`` each fit
+        are those of the fitted network, and so is the augmentation
+        (``rotation``, ``horizontal_flip``, ``zoom``, ``shift``), which is
+        layers of the network unless ``jit_compile``: changing it has no
+        effect on a warm start. With a pretrained ``backbone`` each fit
         runs both fine-tuning stages again, with a new optimizer per stage.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights' initialisation, the augmentation, the shuffling and
