@@ -600,6 +600,7 @@ shape (n_samples, height, width, channels)
         steps = -(-len(train.indices) // int(self.batch_size))  # per epoch
         if warm:
             self._check_warm_start(classes, input_shape)
+            self._warn_kept_augmentation()
             self._warm_precision(backend)
         else:
             self._build(backend, build_fn, build_kwargs, classes, input_shape, seed,
@@ -635,6 +636,27 @@ shape (n_samples, height, width, channels)
                 f"{self.input_shape_!r} images of classes {list(self.classes_)}; got "
                 f"{tuple(input_shape)!r} and {list(classes)}. Set warm_start=False to start over."
             )
+
+    def _warn_kept_augmentation(self):
+        """Warn when a warm start asks for an augmentation the fitted network does not have.
+
+        Without ``jit_compile`` the augmentation is layers of the network
+        (:func:`skmood.models.augmentation_layers`), which a warm start
+        keeps: new ``rotation``/``horizontal_flip``/``zoom``/``shift`` values
+        would otherwise be ignored without a word.
+        """
+        if self.jit_compile or self.model is not None:
+            return
+        fitted = _network_spec.fitted_augmentation(self.model_)
+        asked = _network_spec.augmentation(self.get_params(deep=False))
+        changed = {k: v for k, v in asked.items() if not np.isclose(float(v), fitted[k])}
+        if changed:
+            kept = ", ".join(f"{k}={fitted[k]:g}" for k in sorted(changed))
+            new = ", ".join(f"{k}={v!r}" for k, v in sorted(changed.items()))
+            warnings.warn(
+                f"{_NAME}: warm_start=True keeps the fitted network's augmentation ({kept}); "
+                f"{new} has no effect. Set warm_start=False to build a new network.",
+                SkmoodWarning, stacklevel=4)
 
     def _warm_precision(self, backend):
         """Before a warm start: a mixed-precision network continues in float32 if asked.

@@ -26,8 +26,8 @@ from ._validation import is_positive_int
 if TYPE_CHECKING:
     from ._augment import Augmenter
 
-__all__ = ["ARCHITECTURES", "augmentation", "fine_tuning_stages", "network_builder",
-           "pipeline_augmenter"]
+__all__ = ["ARCHITECTURES", "augmentation", "fine_tuning_stages", "fitted_augmentation",
+           "network_builder", "pipeline_augmenter"]
 
 #: The from-scratch networks of ``architecture`` (builders in :mod:`skmood.models`).
 ARCHITECTURES = ("seed", "vgg", "resnet", "inception")
@@ -45,6 +45,20 @@ def augmentation(params: Mapping[str, Any]) -> dict[str, Any]:
     return {"rotation": float(params["rotation"]),
             "horizontal_flip": bool(params["horizontal_flip"]),
             "zoom": float(params["zoom"]), "shift": float(params["shift"])}
+
+
+def fitted_augmentation(network) -> dict[str, Any]:
+    """The augmentation a built-in network carries as layers, as :func:`augmentation` gives it.
+
+    Reads the layers that :func:`skmood.models.augmentation_layers` names
+    ``flip``, ``rotate``, ``zoom`` and ``shift`` (absent: off).
+    """
+    layers = {layer.name: layer for layer in network.layers}
+    rotate, zoom, shift = (layers.get(name) for name in ("rotate", "zoom", "shift"))
+    return {"rotation": 360.0 * float(rotate.factor[1]) if rotate is not None else 0.0,
+            "horizontal_flip": "flip" in layers,
+            "zoom": float(zoom.height_upper) if zoom is not None else 0.0,
+            "shift": float(shift.height_upper) if shift is not None else 0.0}
 
 
 def pipeline_augmenter(params: Mapping[str, Any]) -> Augmenter | None:

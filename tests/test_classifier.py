@@ -12,7 +12,7 @@ from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils import get_tags
 
 from skmood import HappySadClassifier, NotFittedError
-from skmood.exceptions import DatasetError
+from skmood.exceptions import DatasetError, SkmoodWarning
 
 # ---------------------------------------------------------------- inputs
 
@@ -490,6 +490,25 @@ def test_warm_start_refuses_other_classes_or_sizes(face_pixels, make_clf):
         clf.fit(X, np.where(y == "happy", "joy", "sad"))
     with pytest.raises(ValueError, match="warm_start=True continues the fitted network"):
         clf.set_params(image_size=(16, 16)).fit(X, y)
+
+
+def test_warm_start_says_that_it_keeps_the_fitted_augmentation(face_pixels, make_clf):
+    # Without jit_compile the augmentation is layers of the network, which a warm start
+    # keeps: a new value would be ignored without a word.
+    import warnings
+
+    X, y = face_pixels
+    clf = make_clf(image_size=(24, 24), rotation=10.0, horizontal_flip=True).fit(X, y)
+    clf.set_params(warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SkmoodWarning)
+        clf.fit(X, y)  # the same augmentation: nothing to say
+    clf.set_params(rotation=0.0, zoom=0.2)
+    with pytest.warns(SkmoodWarning, match=r"keeps the fitted network's augmentation "
+                                           r"\(rotation=10, zoom=0\); rotation=0.0, zoom=0.2 "
+                                           r"has no effect"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 3
 
 
 def test_extra_keras_callbacks_run_during_fit(face_pixels, make_clf):
