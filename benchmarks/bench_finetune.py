@@ -41,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _driver import machine  # noqa: E402
-from bench_synthetic import write_section  # noqa: E402
+from bench_synthetic import publish  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 WEB, FER = SHARED / "web-happy-sad", SHARED / "fer2013-happy-sad"
@@ -186,12 +186,10 @@ def main(argv=None) -> int:
               "|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {name} | {n:,} | {s} | {e} | {w:.3f} | {f:.3f} |"
               for name, n, s, e, w, f in rows]
-    table = "\n".join(lines)
-    print(table)
-    if args.write:
-        write_section(args.write, "bench_finetune", table,
-                      "python benchmarks/bench_finetune.py --base fer_only.skmood "
-                      "--boxes boxes.json --write docs/benchmarks.md")
+    publish(lines, "bench_finetune",
+            "python benchmarks/bench_finetune.py --base fer_only.skmood "
+            "--boxes boxes.json --write docs/benchmarks.md",
+            args.write)
     return 0
 
 

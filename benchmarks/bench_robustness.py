@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _driver import machine  # noqa: E402
-from bench_synthetic import write_section  # noqa: E402
+from bench_synthetic import publish  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 WEB = SHARED / "web-happy-sad"
@@ -123,11 +123,9 @@ def main(argv=None) -> int:
     lines.append(f"\nas is, by whether the detector found a face: {found.sum()} photos with a "
                  f"face {np.mean(correct[found]):.3f}, {(~found).sum()} without "
                  f"{np.mean(correct[~found]):.3f} (classified whole)")
-    table = "\n".join(lines)
-    print(table)
-    if args.write:
-        write_section(args.write, "bench_robustness", table,
-                      "python benchmarks/bench_robustness.py --write docs/benchmarks.md")
+    publish(lines, "bench_robustness",
+            "python benchmarks/bench_robustness.py --write docs/benchmarks.md",
+            args.write)
     return 0
 
 

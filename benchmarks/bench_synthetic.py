@@ -130,6 +130,21 @@ def main(argv=None) -> int:
     return 0
 
 
+def markdown_table(columns: list[str], rows) -> list[str]:
+    """The lines of a Markdown table: the first column left-aligned, the others right."""
+    lines = ["| " + " | ".join(columns) + " |", "|---|" + "---:|" * (len(columns) - 1)]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
+def publish(lines: list[str], name: str, command: str, path: str | None) -> str:
+    """Print a result table and, given a Markdown ``path``, write it as section ``name``."""
+    table = "\n".join(lines)
+    print(table)
+    if path:
+        write_section(path, name, table, command)
+    return table
+
+
 def write_section(path: str, name: str, text: str, command: str) -> None:
     """Replace (or append) the marked ``name`` section of a Markdown file."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
