@@ -36,6 +36,11 @@ _PREDICT_BATCH_SIZE = 256
 LR_SCHEDULES = ("constant", "cosine")
 
 
+def _short(value) -> str:
+    """An augmentation setting as a message shows it: ``True``, ``10``, ``0.2``."""
+    return repr(value) if isinstance(value, bool) else f"{value:g}"
+
+
 class HappySadClassifier(ClassifierMixin, BaseEstimator):
     """Classify face images as happy or sad with a convolutional network.
 
@@ -283,8 +288,9 @@ None, default=None
         and input shape must match the fitted network; architecture parameters
         are those of the fitted network, and so is the augmentation
         (``rotation``, ``horizontal_flip``, ``zoom``, ``shift``), which is
-        layers of the network unless ``jit_compile``: changing it has no
-        effect on a warm start. With a pretrained ``backbone`` each fit
+        layers of the network unless ``jit_compile`` (then the input pipeline
+        augments as asked): ``fit`` warns (:class:`~skmood.SkmoodWarning`)
+        when a warm start cannot augment as these parameters say. With a pretrained ``backbone`` each fit
         runs both fine-tuning stages again, with a new optimizer per stage.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights' initialisation, the augmentation, the shuffling and
@@ -638,24 +644,38 @@ shape (n_samples, height, width, channels)
             )
 
     def _warn_kept_augmentation(self):
-        """Warn when a warm start asks for an augmentation the fitted network does not have.
+        """Warn when a warm start cannot augment as its parameters ask.
 
         Without ``jit_compile`` the augmentation is layers of the network
         (:func:`skmood.models.augmentation_layers`), which a warm start
         keeps: new ``rotation``/``horizontal_flip``/``zoom``/``shift`` values
-        would otherwise be ignored without a word.
+        would otherwise be ignored without a word. With ``jit_compile`` the
+        input pipeline augments as asked, and a network fitted without it
+        would augment a second time with its layers.
         """
-        if self.jit_compile or self.model is not None:
+        if self.model is not None:
             return
         fitted = _network_spec.fitted_augmentation(self.model_)
         asked = _network_spec.augmentation(self.get_params(deep=False))
+        if self.jit_compile:
+            layers = {k: v for k, v in fitted.items() if v}
+            if layers:
+                held = ", ".join(f"{k}={_short(v)}" for k, v in sorted(layers.items()))
+                warnings.warn(
+                    f"{_NAME}: warm_start=True with jit_compile=True augments twice: in the "
+                    f"input pipeline as asked, and in the fitted network's layers ({held}). "
+                    "Set jit_compile=False to keep the network's augmentation only.",
+                    SkmoodWarning, stacklevel=4)
+            return
         changed = {k: v for k, v in asked.items() if not np.isclose(float(v), fitted[k])}
         if changed:
-            kept = ", ".join(f"{k}={fitted[k]:g}" for k in sorted(changed))
+            kept = ", ".join(f"{k}={_short(fitted[k])}" for k in sorted(changed))
             new = ", ".join(f"{k}={v!r}" for k, v in sorted(changed.items()))
             warnings.warn(
                 f"{_NAME}: warm_start=True keeps the fitted network's augmentation ({kept}); "
-                f"{new} has no effect. Set warm_start=False to build a new network.",
+                f"{new} has no effect. Set warm_start=False to build a new network"
+                + ("" if any(fitted.values()) else
+                   ", or jit_compile=True to augment in the input pipeline") + ".",
                 SkmoodWarning, stacklevel=4)
 
     def _warm_precision(self, backend):

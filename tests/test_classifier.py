@@ -511,6 +511,22 @@ def test_warm_start_says_that_it_keeps_the_fitted_augmentation(face_pixels, make
     assert clf.n_iter_ == 3
 
 
+def test_warm_start_says_when_jit_compile_changes_where_augmentation_happens(face_pixels,
+                                                                            make_clf):
+    # With jit_compile the input pipeline augments and the network has no augmentation
+    # layers: switching jit_compile at a warm start would lose the augmentation, or add a
+    # second one.
+    X, y = face_pixels
+    clf = make_clf(image_size=(24, 24), rotation=10.0, jit_compile=True).fit(X, y)
+    clf.set_params(warm_start=True, jit_compile=False)
+    with pytest.warns(SkmoodWarning, match=r"\(rotation=0\); rotation=10.0 has no effect.*"
+                                           r"or jit_compile=True to augment in the input"):
+        clf.fit(X, y)
+    layered = make_clf(image_size=(24, 24), horizontal_flip=True).fit(X, y)
+    with pytest.warns(SkmoodWarning, match=r"augments twice.*layers \(horizontal_flip=True\)"):
+        layered.set_params(warm_start=True, jit_compile=True).fit(X, y)
+
+
 def test_extra_keras_callbacks_run_during_fit(face_pixels, make_clf):
     import keras
 
