@@ -62,8 +62,7 @@ def main(argv=None) -> int:
     parser.add_argument("--web", default=str(SHARED / "web-happy-sad"))
     parser.add_argument("--out", default=str(ROOT / "skmood" / "data" / "happy_sad.skmood"))
     parser.add_argument("--detector", default="mtcnn", choices=["haar", "mtcnn"])
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="default: the recommended configuration's (24)")
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--web-weight", type=float, default=3.0,
                         help="sample weight of a web photo (a FER face weighs 1)")
     parser.add_argument("--seed", type=int, default=0)
@@ -97,9 +96,9 @@ def main(argv=None) -> int:
     weights = np.where(is_web, args.web_weight, 1.0)
     # FER2013 images are 48x48 face crops: their face is the whole frame.
     boxes = [None if web else (0, 0, 48, 48) for web in is_web]
-    extra = {} if args.epochs is None else {"epochs": args.epochs}
-    params = recommended_params(face_detector=args.detector, precision="auto",
-                                random_state=args.seed, verbose=2, **extra)
+    params = recommended_params(face_detector=args.detector, jit_compile=False,
+                                precision="auto", random_state=args.seed, verbose=2,
+                                epochs=args.epochs)
     clf = HappySadClassifier(**params)
     print(f"training on {len(fer_X)} FER2013 faces + {len(web_X)} web photos "
           f"(weight {args.web_weight:g}), {args.detector} faces", flush=True)
