@@ -290,8 +290,9 @@ None, default=None
         (``rotation``, ``horizontal_flip``, ``zoom``, ``shift``), which is
         layers of the network unless ``jit_compile`` (then the input pipeline
         augments as asked): ``fit`` warns (:class:`~skmood.SkmoodWarning`)
-        when a warm start cannot augment as these parameters say. With a pretrained ``backbone`` each fit
-        runs both fine-tuning stages again, with a new optimizer per stage.
+        when a warm start cannot augment as these parameters say. With a
+        pretrained ``backbone`` each fit runs both fine-tuning stages again,
+        with a new optimizer per stage.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights' initialisation, the augmentation, the shuffling and
         the validation split. When set, ``fit`` also seeds Python's, NumPy's and
@@ -656,7 +657,6 @@ shape (n_samples, height, width, channels)
         if self.model is not None:
             return
         fitted = _network_spec.fitted_augmentation(self.model_)
-        asked = _network_spec.augmentation(self.get_params(deep=False))
         if self.jit_compile:
             layers = {k: v for k, v in fitted.items() if v}
             if layers:
@@ -667,6 +667,7 @@ shape (n_samples, height, width, channels)
                     "Set jit_compile=False to keep the network's augmentation only.",
                     SkmoodWarning, stacklevel=4)
             return
+        asked = _network_spec.augmentation(self.get_params(deep=False))
         changed = {k: v for k, v in asked.items() if not np.isclose(float(v), fitted[k])}
         if changed:
             kept = ", ".join(f"{k}={_short(fitted[k])}" for k in sorted(changed))
