@@ -69,6 +69,16 @@ def main(argv=None) -> int:
     parser.add_argument("--fer-only", action="store_true",
                         help="train on FER2013 alone (the base of the fine-tuning study in "
                              "benchmarks/bench_finetune.py: web photos new to the model)")
+    parser.add_argument("--joint-split", action="store_true",
+                        help="with --fer-only: hold out the FER2013 faces that the joint fit "
+                             "(both sets) holds out, so that the two models are scored on the "
+                             "same held-out faces and neither was trained on them")
+    parser.add_argument("--average", nargs="+", metavar="MODEL", default=None,
+                        help="train nothing: average these model files, made by this script "
+                             "with the same --seed (skmood.average_models), score the average "
+                             "on the held-out training images and write it with its members' "
+                             "metadata; flip averaging is kept only if it raises the held-out "
+                             "accuracy")
     parser.add_argument("--no-val", action="store_true", help="skip scoring the val splits")
     parser.add_argument("--limit", type=int, default=None,
                         help="smoke test: only the first N images of each set and split")
@@ -87,9 +97,13 @@ def main(argv=None) -> int:
         keep = np.random.default_rng(args.seed).permutation(len(X))[:args.limit]
         return X[keep], y[keep]
 
+    if args.joint_split and not args.fer_only:
+        parser.error("--joint-split goes with --fer-only")
+    if args.average and (args.fer_only or len(args.average) < 2):
+        parser.error("--average takes two model files or more, and no --fer-only")
     fer_X, fer_y = folder(Path(args.fer) / "train")
     web_X, web_y = folder(Path(args.web) / "train")
-    if args.fer_only:
+    if args.fer_only and not args.joint_split:
         web_X, web_y = web_X[:0], web_y[:0]
     X, y = np.concatenate([fer_X, web_X]), np.concatenate([fer_y, web_y])
     is_web = np.r_[np.zeros(len(fer_X), bool), np.ones(len(web_X), bool)]
@@ -99,30 +113,65 @@ def main(argv=None) -> int:
     params = recommended_params(face_detector=args.detector, jit_compile=False,
                                 precision="auto", random_state=args.seed, verbose=2,
                                 epochs=args.epochs)
-    clf = HappySadClassifier(**params)
-    print(f"training on {len(fer_X)} FER2013 faces + {len(web_X)} web photos "
-          f"(weight {args.web_weight:g}), {args.detector} faces", flush=True)
-    start = time.perf_counter()
-    clf.fit(X, y, sample_weight=weights, face_boxes=boxes)
-    seconds = time.perf_counter() - start
-
-    # The held-out 10 % of the training images, as fit drew them (same seed).
+    # The held-out 10 % of the training images, as the joint fit draws them (same seed).
     classes, y_enc = np.unique(y, return_inverse=True)
     _, held = validation_split(check_images(X, "train_pretrained"), y_enc, None,
                                params["validation_split"], args.seed, "train_pretrained")
-    idx = held.indices
-    pred = clf.predict(X[idx])
+    idx = np.asarray(held.indices)
+    fit_X, fit_y, fit_boxes = X, y, boxes
+    if args.joint_split:
+        # FER2013 faces only; the joint fit's held-out faces validate, web photos are dropped.
+        fit = np.setdiff1d(np.flatnonzero(~is_web), idx)
+        val = idx[~is_web[idx]]
+        fit_X, fit_y, weights = X[fit], y[fit], weights[fit]
+        fit_boxes = [boxes[i] for i in fit]
+        params.update(validation_split=0.0, validation_data=(X[val], y[val]))
+        idx, web_X = val, web_X[:0]
+    n_fer = int(np.sum(~is_web)) if not args.joint_split else len(fit_X)
 
-    def accuracy(mask) -> float | None:
-        return float(np.mean(pred[mask] == y[idx][mask])) if mask.any() else None
+    def held_out_scores(model) -> dict:
+        pred = model.predict(X[idx])
 
-    scores = {
-        "held_out_accuracy": accuracy(np.ones(len(idx), bool)),
-        "held_out_web_accuracy": accuracy(is_web[idx]),
-        "held_out_fer_accuracy": accuracy(~is_web[idx]),
-        "n_held_out_web": int(is_web[idx].sum()),
-    }
-    print(json.dumps(scores), flush=True)
+        def accuracy(mask) -> float | None:
+            return float(np.mean(pred[mask] == y[idx][mask])) if mask.any() else None
+
+        return {
+            "held_out_accuracy": accuracy(np.ones(len(idx), bool)),
+            "held_out_web_accuracy": accuracy(is_web[idx]),
+            "held_out_fer_accuracy": accuracy(~is_web[idx]),
+            "n_held_out_web": int(is_web[idx].sum()),
+        }
+
+    members = None
+    if args.average:
+        members = [skmood.read_info(path)["metadata"] for path in args.average]
+        models = [skmood.load(path) for path in args.average]
+        seeds = sorted({model.random_state for model in models})
+        if seeds != [args.seed]:  # the seed draws the held-out images
+            parser.error(f"--average: the members were trained with --seed {seeds}, not "
+                         f"{args.seed}: they did not hold out the same images")
+        for path, model in zip(args.average, models):
+            print(f"member {os.path.basename(path)}: {json.dumps(held_out_scores(model))}",
+                  flush=True)
+        clf = skmood.average_models(models)
+        seconds = sum(member["training_seconds"] for member in members)
+        scores = held_out_scores(clf.set_params(flip_averaging=False))
+        flipped = held_out_scores(clf.set_params(flip_averaging=True))
+        print(f"average: {json.dumps(scores)}\naverage, flip averaging: {json.dumps(flipped)}",
+              flush=True)
+        if flipped["held_out_accuracy"] > scores["held_out_accuracy"]:
+            scores = flipped
+        else:
+            clf.set_params(flip_averaging=False)
+    else:
+        clf = HappySadClassifier(**params)
+        print(f"training on {n_fer} FER2013 faces + {len(web_X)} web photos "
+              f"(weight {args.web_weight:g}), {args.detector} faces", flush=True)
+        start = time.perf_counter()
+        clf.fit(fit_X, fit_y, sample_weight=weights, face_boxes=fit_boxes)
+        seconds = time.perf_counter() - start
+        scores = held_out_scores(clf)
+    print(json.dumps({**scores, "flip_averaging": clf.flip_averaging}), flush=True)
     if not args.no_val:
         for name, val_dir in (("web_val_accuracy", Path(args.web) / "val"),
                               ("fer_val_accuracy", Path(args.fer) / "val")):
@@ -131,7 +180,7 @@ def main(argv=None) -> int:
             print(name, f"{scores[name]:.4f}", flush=True)
     metadata = {
         "data": {
-            "fer2013_train": {"images": int(len(fer_X)), "folder": "fer2013-happy-sad/train"},
+            "fer2013_train": {"images": n_fer, "folder": "fer2013-happy-sad/train"},
             "web_train": {"images": int(len(web_X)), "folder": "web-happy-sad/train",
                           "sample_weight": args.web_weight},
             "never_trained_on": ["fer2013-happy-sad/val", "web-happy-sad/val"],
@@ -144,11 +193,17 @@ def main(argv=None) -> int:
         "scores": scores,
         "licence": LICENCE,
     }
-    clf.set_params(verbose=0)  # users' predictions print no progress bar
+    if members is not None:  # the data of the members (all from the two train splits)
+        metadata["data"] = members[0]["data"]
+        metadata["flip_averaging"] = clf.flip_averaging
+        metadata["members"] = [{key: member[key] for key in (
+            "data", "command", "commit", "training_seconds", "machine", "scores")
+            if key in member} for member in members]
+    clf.set_params(verbose=0, validation_data=None)  # users' predictions print no progress bar
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     skmood.save(clf, args.out, metadata=metadata, include_optimizer=False)
     print(f"saved {args.out} ({os.path.getsize(args.out) / 1e6:.1f} MB) after "
-          f"{seconds:.0f} s of training", flush=True)
+          f"{seconds:.0f} s of training{' (its members)' if members else ''}", flush=True)
     return 0
 
 

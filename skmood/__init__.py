@@ -28,6 +28,7 @@ _LAZY = {
     "ImageResizer": ".transformers",
     "NotFittedError": ".exceptions",  # subclasses scikit-learn's: made on first use
     "PixelNormalizer": ".transformers",
+    "average_models": "._ensemble",
     "decode_image": "._image",
     "evaluation_report": "._report",  # matplotlib is imported only when it runs
     "explain_faces": "._explain",

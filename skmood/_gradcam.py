@@ -34,7 +34,7 @@ from ._litert import computes_in_float32, fingerprint, float32_network
 from ._validation import check_images
 from .exceptions import SkmoodWarning
 
-__all__ = ["GradCam", "class_indices", "explain_classifier", "feature_layer", "grad_cam"]
+__all__ = ["AveragedGradCam", "GradCam", "class_indices", "explain_classifier", "feature_layer", "grad_cam"]
 
 #: Images per gradient pass: the tape keeps every activation of the batch.
 EXPLAIN_BATCH_SIZE = 32
@@ -257,19 +257,45 @@ class GradCam:
         return out
 
 
-def grad_cam(network, layer: str | None = None, owner: str = "explain") -> GradCam:
+class AveragedGradCam:
+    """Grad-CAM of an averaged network (:func:`skmood.average_models`): the members' mean.
+
+    Each member network is explained by its own :class:`GradCam` (``layer``
+    names a layer of each member); the maps are averaged and scaled to [0, 1].
+    """
+
+    def __init__(self, members, layer: str | None = None, owner: str = "explain") -> None:
+        self.members = [GradCam(member, layer, owner) for member in members]
+        self.path = self.members[0].path
+        self.input_size = self.members[0].input_size
+
+    def __call__(self, x: np.ndarray, class_index: np.ndarray) -> np.ndarray:
+        """Heat maps ``(n, height, width)`` in [0, 1] at the network's input size."""
+        mean = np.mean([member(x, class_index) for member in self.members], axis=0)
+        top = mean.max(axis=(1, 2), keepdims=True)
+        return np.where(top > 0, mean / np.where(top > 0, top, 1.0), 0.0).astype(np.float32)
+
+
+def grad_cam(network, layer: str | None = None,
+             owner: str = "explain") -> GradCam | AveragedGradCam:
     """The :class:`GradCam` of ``network`` (kept while the network lives).
 
     A float32 copy of a mixed-precision network is remade when the network's
-    weights change (a warm start), as LiteRT conversions are.
+    weights change (a warm start), as LiteRT conversions are. An averaged
+    network gets an :class:`AveragedGradCam`.
     """
+    from ._ensemble import member_networks
+
     with _cache_lock:
         mine = _cache.setdefault(network, {})
         # A float32 copy does not follow the network's weights: remade when they change.
         stamp = None if computes_in_float32(network) else fingerprint(network)
         entry = mine.get(layer)
         if entry is None or entry[0] != stamp:
-            entry = mine[layer] = (stamp, GradCam(network, layer, owner))
+            members = member_networks(network)
+            explainer = (GradCam(network, layer, owner) if members is None
+                         else AveragedGradCam(members, layer, owner))
+            entry = mine[layer] = (stamp, explainer)
         return entry[1]
 
 

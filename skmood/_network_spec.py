@@ -51,8 +51,14 @@ def fitted_augmentation(network) -> dict[str, Any]:
     """The augmentation a built-in network carries as layers, as :func:`augmentation` gives it.
 
     Reads the layers that :func:`skmood.models.augmentation_layers` names
-    ``flip``, ``rotate``, ``zoom`` and ``shift`` (absent: off).
+    ``flip``, ``rotate``, ``zoom`` and ``shift`` (absent: off); of an
+    averaged network (:func:`skmood.average_models`), its first member's.
     """
+    from ._ensemble import member_networks
+
+    members = member_networks(network)
+    if members:  # an averaged network: its members are built alike; the first one's
+        network = members[0]
     layers = {layer.name: layer for layer in network.layers}
     rotate, zoom, shift = (layers.get(name) for name in ("rotate", "zoom", "shift"))
     return {"rotation": 360.0 * float(rotate.factor[1]) if rotate is not None else 0.0,
