@@ -108,3 +108,12 @@ def test_it_needs_two_fitted_classifiers_that_see_the_same_input(members, faces)
     cropping = HappySadClassifier(**{**SMALL, "face_detector": "haar"}).fit(X, y)
     with pytest.raises(ValueError, match="face_detector 'haar'"):
         average_models([members[0], cropping])
+
+
+def test_it_exports_as_one_network_for_the_lean_runtime(averaged, faces, tmp_path):
+    import skmood.runtime
+
+    X, _ = faces
+    skmood.export(averaged, tmp_path / "both.onnx", format="onnx")
+    exported = skmood.runtime.load(tmp_path / "both.onnx")
+    np.testing.assert_allclose(exported.predict_proba(X), averaged.predict_proba(X), atol=1e-5)
