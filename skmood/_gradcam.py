@@ -265,7 +265,14 @@ class AveragedGradCam:
     """
 
     def __init__(self, members, layer: str | None = None, owner: str = "explain") -> None:
-        self.members = [GradCam(member, layer, owner) for member in members]
+        from ._ensemble import member_networks
+
+        def explainer(network):  # a member may be an average itself
+            inner = member_networks(network)
+            return (GradCam(network, layer, owner) if inner is None
+                    else AveragedGradCam(inner, layer, owner))
+
+        self.members = [explainer(member) for member in members]
         self.path = self.members[0].path
         self.input_size = self.members[0].input_size
 

@@ -57,8 +57,9 @@ def fitted_augmentation(network) -> dict[str, Any]:
     from ._ensemble import member_networks
 
     members = member_networks(network)
-    if members:  # an averaged network: its members are built alike; the first one's
+    while members:  # an averaged network: its members are built alike; the first one's
         network = members[0]
+        members = member_networks(network)
     layers = {layer.name: layer for layer in network.layers}
     rotate, zoom, shift = (layers.get(name) for name in ("rotate", "zoom", "shift"))
     return {"rotation": 360.0 * float(rotate.factor[1]) if rotate is not None else 0.0,

@@ -117,3 +117,13 @@ def test_it_exports_as_one_network_for_the_lean_runtime(averaged, faces, tmp_pat
     skmood.export(averaged, tmp_path / "both.onnx", format="onnx")
     exported = skmood.runtime.load(tmp_path / "both.onnx")
     np.testing.assert_allclose(exported.predict_proba(X), averaged.predict_proba(X), atol=1e-5)
+
+
+def test_an_average_can_be_a_member_of_another(members, averaged, faces):
+    X, _ = faces
+    nested = average_models([averaged, members[0]])  # (a + b) / 2 and a: 3/4 a + 1/4 b
+    proba = [m.predict_proba(X) for m in members]
+    np.testing.assert_allclose(nested.predict_proba(X), 0.75 * proba[0] + 0.25 * proba[1],
+                               atol=1e-5)
+    maps = nested.explain(X[:2], target="sad")
+    assert maps.shape == (2, 32, 32) and np.nanmax(maps) <= 1.0
