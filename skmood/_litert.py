@@ -9,7 +9,10 @@ once per set of weights, and keeps the conversion in a cache keyed by the
 Keras model object (weakly: it disappears with the model, and pickles never
 carry it). A fingerprint of the weights guards the cache, so a network trained
 further (``warm_start``) or given new weights is converted again rather than
-predicted with stale weights.
+predicted with stale weights. A model file in the safe format carries the
+conversions cached when it was saved, with the fingerprint of the weights
+they were made from (:func:`cached_flatbuffer`, :func:`adopt_flatbuffer`), so
+a process that loads it need not convert again.
 
 With ``quantize=True`` the converter stores the weights as int8 (TensorFlow
 Lite's dynamic-range quantization: no calibration data; XNNPACK quantizes
@@ -45,7 +48,8 @@ import numpy as np
 from ._native_log import native_stderr_filtered
 
 __all__ = ["AUTO_MIN_IMAGES", "InterpreterRunner", "LiteRTConversionError", "LiteNetwork",
-           "convert_saved_model", "lite_network"]
+           "adopt_flatbuffer", "cached_flatbuffer", "convert_saved_model", "fingerprint",
+           "lite_network"]
 
 #: ``inference="auto"`` uses LiteRT for prediction calls on at least this many
 #: images: about where the one-off conversion pays for itself within one call.
@@ -166,13 +170,17 @@ class LiteNetwork:
 
     Parameters
     ----------
-    model : keras.Model
-        A built network with one float32 image input and one output.
+    model : keras.Model or None
+        A built network with one float32 image input and one output (None
+        with ``flatbuffer``).
     num_threads : int or None, default=None
         Threads of the interpreter; None uses every CPU this process may use.
     quantize : bool, default=False
         Store the weights as int8 (dynamic-range quantization) for integer
         kernels: faster, and close to, not equal to, the float network.
+    flatbuffer : bytes or None, default=None
+        A conversion made before (e.g. read from a model file): run it
+        instead of converting ``model``.
 
     Attributes
     ----------
@@ -180,23 +188,28 @@ class LiteNetwork:
         The converted network.
     """
 
-    def __init__(self, model, num_threads: int | None = None, quantize: bool = False):
+    def __init__(self, model, num_threads: int | None = None, quantize: bool = False,
+                 *, flatbuffer: bytes | None = None):
         import tensorflow as tf  # tf.lite only: the rest of TensorFlow is _keras_backend's
 
         from . import _keras_backend as backend
 
         try:
-            with tempfile.TemporaryDirectory(prefix="skmood-litert-") as tmp:
-                backend.export_inference(float32_network(model), tmp)
-                self.flatbuffer = convert_saved_model(tmp, quantize=quantize)
+            if flatbuffer is None:
+                with tempfile.TemporaryDirectory(prefix="skmood-litert-") as tmp:
+                    backend.export_inference(float32_network(model), tmp)
+                    flatbuffer = convert_saved_model(tmp, quantize=quantize)
+            self.flatbuffer = flatbuffer
             with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice
                 warnings.simplefilter("ignore", UserWarning)
                 self._interpreter = tf.lite.Interpreter(
                     model_content=self.flatbuffer, num_threads=int(num_threads or _cpu_count()))
             self._runner = InterpreterRunner(self._interpreter)
         except Exception as exc:  # the converter raises many types; report them as one
+            what = ("convert the network to LiteRT" if model is not None
+                    else "run the stored LiteRT flatbuffer")
             raise LiteRTConversionError(
-                f"could not convert the network to LiteRT ({type(exc).__name__}: "
+                f"could not {what} ({type(exc).__name__}: "
                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r})"
             ) from exc
 
@@ -209,6 +222,34 @@ class LiteNetwork:
 #: LiteRTConversionError it raised)}
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
+
+
+def cached_flatbuffer(model, quantize: bool = False) -> bytes | None:
+    """The conversion of ``model``'s current weights if one is cached, else None (no work)."""
+    with _CACHE_LOCK:
+        cached = _CACHE.get(model, {}).get(quantize)
+    if cached is None or isinstance(cached[1], Exception) or cached[0] != fingerprint(model):
+        return None
+    return cached[1].flatbuffer
+
+
+def adopt_flatbuffer(model, flatbuffer: bytes, weights: str, quantize: bool = False) -> bool:
+    """Cache ``flatbuffer`` as the conversion of ``model``, made from the weights ``weights``.
+
+    ``weights`` is the :func:`fingerprint` of the network the flatbuffer was
+    converted from (a model file stores it beside the flatbuffer): if
+    ``model``'s weights differ, or the flatbuffer cannot be run, nothing is
+    cached and False is returned (the network is converted when first used).
+    """
+    if weights != fingerprint(model):
+        return False
+    try:
+        network = LiteNetwork(None, flatbuffer=flatbuffer)
+    except LiteRTConversionError:
+        return False
+    with _CACHE_LOCK:
+        _CACHE.setdefault(model, {})[quantize] = (weights, network)
+    return True
 
 
 def lite_network(model, quantize: bool = False) -> LiteNetwork:

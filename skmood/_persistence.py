@@ -4,8 +4,11 @@ Two formats, one writer and one reader:
 
 - the **safe format** (``.skmood``): a zip archive holding ``model.keras``
   (Keras' native format, loaded in Keras' safe mode) and ``skmood.json``
-  (estimator class, parameters, classes, training history). Loading it runs no
-  code from the file.
+  (estimator class, parameters, classes, training history), plus the LiteRT
+  conversions of the network made before saving (``litert-int8.tflite``,
+  ``litert.tflite``; data run by LiteRT's built-in kernels, used only when the
+  fingerprint of the weights they were made from matches). Loading it runs
+  no code from the file.
 - **joblib** (a pickle): any estimator or pipeline, but loading it can run
   arbitrary code, so :func:`load` reads it only with ``allow_pickle=True``.
 
@@ -209,6 +212,12 @@ def save(estimator, path: str | os.PathLike, *, format: str = "skmood",
     stored in the safe format (a :class:`SkmoodWarning` says so; they load as
     ``None``); the trained network itself always is.
 
+    The safe format also stores the network's LiteRT conversions made in this
+    process for its current weights (a prediction with ``inference=
+    "litert-int8"`` or ``"litert"`` makes one): a process that loads the file
+    then predicts without converting again (a few seconds of a cold start).
+    Saving itself never converts.
+
     Examples
     --------
     >>> import os, tempfile
@@ -241,6 +250,9 @@ def save(estimator, path: str | os.PathLike, *, format: str = "skmood",
         _atomic_write(path, lambda fh: joblib.dump(estimator, fh))
         return
     meta, network = _archive_contents(estimator, include_optimizer)
+    conversions = _cached_conversions(_split(estimator, "skmood.save")[1])
+    if conversions:
+        meta["litert"] = [entry for entry, _ in conversions]
     if metadata is not None:
         meta["metadata"] = metadata
 
@@ -248,6 +260,8 @@ def save(estimator, path: str | os.PathLike, *, format: str = "skmood",
         with zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(_META, json.dumps(meta, indent=1))
             archive.writestr(_NETWORK, network)
+            for entry, flatbuffer in conversions:
+                archive.writestr(entry["file"], flatbuffer)
 
     _atomic_write(path, write)
 
@@ -278,6 +292,38 @@ def _archive_contents(estimator, include_optimizer: bool = True) -> tuple[dict, 
         "n_iter": clf.n_iter_,
     }
     return meta, backend.network_to_bytes(clf.model_, include_optimizer)
+
+
+def _cached_conversions(clf) -> list[tuple[dict, bytes]]:
+    """The LiteRT conversions of ``clf``'s network made in this process, for the archive.
+
+    Only conversions already cached for the current weights (a prediction
+    through LiteRT made them): saving never converts, so checkpoints stay
+    cheap. Each entry names its file and the fingerprint of the weights.
+    """
+    from . import _litert
+
+    out = []
+    for quantize, name in ((False, "litert.tflite"), (True, "litert-int8.tflite")):
+        flatbuffer = _litert.cached_flatbuffer(clf.model_, quantize)
+        if flatbuffer is not None:
+            out.append(({"file": name, "quantize": quantize,
+                         "weights": _litert.fingerprint(clf.model_)}, flatbuffer))
+    return out
+
+
+def _adopt_conversions(archive: zipfile.ZipFile, meta: dict, network) -> None:
+    """Cache the archive's LiteRT conversions for ``network`` (those made from its weights)."""
+    from . import _litert
+
+    entries = meta.get("litert") or []
+    for entry in entries if isinstance(entries, list) else []:
+        try:
+            flatbuffer = archive.read(entry["file"])
+            _litert.adopt_flatbuffer(network, flatbuffer, str(entry["weights"]),
+                                     bool(entry["quantize"]))
+        except (KeyError, TypeError, zipfile.BadZipFile, zlib.error):
+            continue  # not usable: the network is converted when first used, as without it
 
 
 # ----------------------------------------------------------------------- read
@@ -315,7 +361,8 @@ def read_info(path: str | os.PathLike) -> dict:
     info : dict
         ``skmood_version``, ``keras_version``, ``params``, ``classes``,
         ``input_shape``, ``history``, ``n_iter`` and ``metadata`` (``{}`` when
-        none was saved).
+        none was saved); ``litert`` when the file stores LiteRT conversions
+        (each one's ``file``, ``quantize`` and ``weights`` fingerprint).
 
     Raises
     ------
@@ -441,6 +488,7 @@ def _load_archive(path: str, source: str | io.BytesIO):
         with zipfile.ZipFile(source) as archive:
             meta = _read_meta(archive, path)
             network = backend.network_from_bytes(archive.read(_NETWORK))
+            _adopt_conversions(archive, meta, network)
     except ModelFileError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, KeyError) as exc:

@@ -160,3 +160,76 @@ def test_conversion_errors_are_remembered(face_paths, make_clf, monkeypatch):
         with pytest.raises(RuntimeError, match="could not convert"):
             clf.predict_proba(paths)
     assert len(calls) == 1  # the same weights are not converted twice
+
+
+# --------------------------------------------------- conversions stored in model files
+def _conversions_made(monkeypatch) -> list:
+    """Count the LiteRT conversions from here on (stored flatbuffers are not conversions)."""
+    made = []
+    convert = _litert.convert_saved_model
+
+    def counting(*args, **kwargs):
+        made.append(kwargs.get("quantize"))
+        return convert(*args, **kwargs)
+
+    monkeypatch.setattr(_litert, "convert_saved_model", counting)
+    return made
+
+
+def test_a_saved_model_carries_its_conversion_and_loads_without_converting(
+        face_paths, make_clf, tmp_path, monkeypatch):
+    import skmood
+
+    paths, labels = face_paths
+    clf = make_clf(inference="litert-int8").fit(paths, labels)
+    proba = clf.predict_proba(paths)  # converts once, in this process
+    skmood.save(clf, tmp_path / "model.skmood")
+    stored = skmood.read_info(tmp_path / "model.skmood")["litert"]
+    assert [(e["file"], e["quantize"]) for e in stored] == [("litert-int8.tflite", True)]
+    made = _conversions_made(monkeypatch)
+    again = skmood.load(tmp_path / "model.skmood")
+    np.testing.assert_array_equal(again.predict_proba(paths), proba)
+    assert made == []  # the stored flatbuffer ran: nothing converted
+    again.set_params(warm_start=True, learning_rate=0.05).fit(paths, labels)
+    retrained = again.predict_proba(paths)  # new weights: the stored conversion is stale
+    assert made == [True]
+    np.testing.assert_allclose(retrained, again.set_params(inference="keras").predict_proba(paths),
+                               atol=0.05)
+
+
+def test_saving_never_converts(face_paths, make_clf, tmp_path, monkeypatch):
+    import skmood
+
+    paths, labels = face_paths
+    clf = make_clf(inference="litert-int8").fit(paths, labels)
+    made = _conversions_made(monkeypatch)
+    skmood.save(clf, tmp_path / "model.skmood")  # no prediction yet: nothing to store
+    assert made == [] and "litert" not in skmood.read_info(tmp_path / "model.skmood")
+
+
+def test_a_stored_conversion_of_other_weights_or_unreadable_is_not_used(
+        face_paths, make_clf, tmp_path, monkeypatch):
+    import json
+    import zipfile
+
+    import skmood
+
+    paths, labels = face_paths
+    clf = make_clf(inference="litert-int8").fit(paths, labels)
+    proba = clf.predict_proba(paths)
+    skmood.save(clf, tmp_path / "model.skmood")
+    with zipfile.ZipFile(tmp_path / "model.skmood") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    meta = json.loads(members["skmood.json"])
+    for name, change in (("other-weights", {"weights": "0" * 32}), ("garbage", {})):
+        edited = dict(members)
+        edited["skmood.json"] = json.dumps({**meta, "litert": [{**meta["litert"][0], **change}]})
+        if name == "garbage":
+            edited["litert-int8.tflite"] = b"not a flatbuffer"
+        with zipfile.ZipFile(tmp_path / f"{name}.skmood", "w") as archive:
+            for member, data in edited.items():
+                archive.writestr(member, data)
+        made = _conversions_made(monkeypatch)
+        loaded = skmood.load(tmp_path / f"{name}.skmood")
+        np.testing.assert_allclose(loaded.predict_proba(paths), proba, atol=ATOL)
+        assert made == [True], name  # converted afresh, as if nothing were stored
