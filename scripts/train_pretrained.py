@@ -150,6 +150,11 @@ def main(argv=None) -> int:
         if seeds != [args.seed]:  # the seed draws the held-out images
             parser.error(f"--average: the members were trained with --seed {seeds}, not "
                          f"{args.seed}: they did not hold out the same images")
+        for path, member in zip(args.average, members):
+            words = member.get("command", "").split()
+            if "--fer-only" in words and "--joint-split" not in words:
+                parser.error(f"--average: {path} was trained with --fer-only without "
+                             "--joint-split: it held out other images than the joint fit")
         for path, model in zip(args.average, models):
             print(f"member {os.path.basename(path)}: {json.dumps(held_out_scores(model))}",
                   flush=True)
@@ -194,8 +199,16 @@ def main(argv=None) -> int:
         "licence": LICENCE,
     }
     if members is not None:  # the data of the members (all from the two train splits)
-        metadata["data"] = members[0]["data"]
+        data = {}
+        for member in members:
+            for key, value in member["data"].items():
+                if isinstance(value, dict) and value.get("images", 0) < data.get(
+                        key, {}).get("images", 0):
+                    continue
+                data[key] = value
+        metadata["data"] = data  # each set as its largest share in a member
         metadata["flip_averaging"] = clf.flip_averaging
+        metadata["flip_averaging_chosen_on"] = "the held-out training images scored here"
         metadata["members"] = [{key: member[key] for key in (
             "data", "command", "commit", "training_seconds", "machine", "scores")
             if key in member} for member in members]

@@ -736,7 +736,8 @@ shape (n_samples, height, width, channels)
         """Set every fitted attribute from a network: the one place that does.
 
         Used by ``fit`` (a new network), :func:`skmood.load` (a network read
-        from a file; the CLI's resume and warm start go through it) and
+        from a file; the CLI's resume and warm start go through it),
+        :func:`skmood.average_models` (the members' networks in one) and
         nothing else; ``history_``/``n_iter_`` then grow epoch by epoch
         (:meth:`_history_recorder`).
         """

@@ -33,7 +33,7 @@ def averaged_network(networks: Sequence, name: str = "averaged_network"):
     and model names) can sit side by side. The result is compiled as the
     first member was.
     """
-    import keras
+    from ._keras_backend import keras  # the one module that imports Keras
 
     members = []
     for i, network in enumerate(networks):
@@ -54,7 +54,7 @@ def averaged_network(networks: Sequence, name: str = "averaged_network"):
 
 def member_networks(network) -> list | None:
     """The member networks of an :func:`averaged_network`, or None for any other network."""
-    import keras
+    from ._keras_backend import keras  # the one module that imports Keras
 
     layers = list(network.layers)
     if not layers or layers[-1].name != AVERAGE_LAYER:
@@ -73,9 +73,12 @@ def average_models(models: Sequence) -> HappySadClassifier:  # noqa: F821 (lazy 
     :class:`~skmood.HappySadClassifier`: one input pipeline (one face
     detection per image), one network call per batch, stored in the safe
     format by :func:`skmood.save`, and fine-tuned as a whole with
-    ``warm_start=True``. It takes the parameters of the first model; refitting
-    it from scratch (``warm_start=False``) trains one network of those
-    parameters, not an average.
+    ``warm_start=True`` (one stage at ``learning_rate``: members with a
+    pretrained backbone do not repeat their two fine-tuning stages). It takes
+    the parameters of the first model (``flip_averaging``, ``inference``,
+    ``precision``, ...; the others' are not read); refitting it from scratch
+    (``warm_start=False``) trains one network of those parameters, not an
+    average.
 
     Parameters
     ----------
@@ -113,6 +116,7 @@ def average_models(models: Sequence) -> HappySadClassifier:  # noqa: F821 (lazy 
     True
     """
     from ._classifier import HappySadClassifier
+    from .exceptions import NotFittedError
 
     models = list(models)
     if len(models) < 2:
@@ -122,7 +126,9 @@ def average_models(models: Sequence) -> HappySadClassifier:  # noqa: F821 (lazy 
         if not isinstance(model, HappySadClassifier):
             raise TypeError(f"{_OWNER}: models[{i}] is a {type(model).__name__}; expected a "
                             "fitted HappySadClassifier (a pipeline's last step, for one).")
-        model._check_fitted()
+        if not hasattr(model, "model_"):
+            raise NotFittedError(f"{_OWNER}: models[{i}] is not fitted yet; call its fit "
+                                 "first.")
     first = models[0]
     for i, model in enumerate(models[1:], start=1):
         checks = {

@@ -11,8 +11,11 @@ carry it). A fingerprint of the weights guards the cache, so a network trained
 further (``warm_start``) or given new weights is converted again rather than
 predicted with stale weights. A model file in the safe format carries the
 conversions cached when it was saved, with the fingerprint of the weights
-they were made from (:func:`cached_flatbuffer`, :func:`adopt_flatbuffer`), so
-a process that loads it need not convert again.
+they were made from (:func:`cached_flatbuffer`, :func:`offer_flatbuffer`), so
+a process that loads it need not convert again: at the first LiteRT
+prediction such a conversion is used if it was made from the same weights,
+holds LiteRT's built-in operators only and answers as the network does on
+probe images; otherwise the network is converted as usual.
 
 With ``quantize=True`` the converter stores the weights as int8 (TensorFlow
 Lite's dynamic-range quantization: no calibration data; XNNPACK quantizes
@@ -48,8 +51,8 @@ import numpy as np
 from ._native_log import native_stderr_filtered
 
 __all__ = ["AUTO_MIN_IMAGES", "InterpreterRunner", "LiteRTConversionError", "LiteNetwork",
-           "adopt_flatbuffer", "cached_flatbuffer", "convert_saved_model", "fingerprint",
-           "lite_network"]
+           "cached_flatbuffer", "convert_saved_model", "fingerprint", "lite_network",
+           "offer_flatbuffer"]
 
 #: ``inference="auto"`` uses LiteRT for prediction calls on at least this many
 #: images: about where the one-off conversion pays for itself within one call.
@@ -224,32 +227,62 @@ _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
 
 
-def cached_flatbuffer(model, quantize: bool = False) -> bytes | None:
-    """The conversion of ``model``'s current weights if one is cached, else None (no work)."""
+#: Keras model -> {quantize: (weights fingerprint, flatbuffer)}: conversions read
+#: from a model file, checked and adopted when LiteRT is first needed.
+_STORED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: Largest difference allowed between a stored conversion's outputs and the
+#: network's on probe images (int8 weights move them by up to a few hundredths).
+STORED_TOLERANCE = {False: 1e-4, True: 0.05}
+
+
+def cached_flatbuffer(model, quantize: bool = False) -> tuple[str, bytes] | None:
+    """``(weights fingerprint, flatbuffer)`` of a conversion of ``model``'s current weights.
+
+    One converted in this process, or read from the model's file and not
+    used yet; None if there is none. Never converts.
+    """
+    key = fingerprint(model)
     with _CACHE_LOCK:
         cached = _CACHE.get(model, {}).get(quantize)
-    if cached is None or isinstance(cached[1], Exception) or cached[0] != fingerprint(model):
-        return None
-    return cached[1].flatbuffer
+        stored = _STORED.get(model, {}).get(quantize)
+    if cached is not None and not isinstance(cached[1], Exception) and cached[0] == key:
+        return key, cached[1].flatbuffer
+    if stored is not None and stored[0] == key:
+        return stored
+    return None
 
 
-def adopt_flatbuffer(model, flatbuffer: bytes, weights: str, quantize: bool = False) -> bool:
-    """Cache ``flatbuffer`` as the conversion of ``model``, made from the weights ``weights``.
+def offer_flatbuffer(model, flatbuffer: bytes, weights: str, quantize: bool = False) -> None:
+    """Remember a conversion of ``model`` read from a file, made from the weights ``weights``.
 
-    ``weights`` is the :func:`fingerprint` of the network the flatbuffer was
-    converted from (a model file stores it beside the flatbuffer): if
-    ``model``'s weights differ, or the flatbuffer cannot be run, nothing is
-    cached and False is returned (the network is converted when first used).
+    Nothing is parsed or run here: :func:`lite_network` adopts it, instead of
+    converting, only if ``weights`` is the :func:`fingerprint` of the
+    network's weights by then, the flatbuffer uses LiteRT's built-in operators
+    only, and its outputs on probe images agree with the network's (within
+    :data:`STORED_TOLERANCE`).
     """
-    if weights != fingerprint(model):
-        return False
-    try:
-        network = LiteNetwork(None, flatbuffer=flatbuffer)
-    except LiteRTConversionError:
-        return False
     with _CACHE_LOCK:
-        _CACHE.setdefault(model, {})[quantize] = (weights, network)
-    return True
+        _STORED.setdefault(model, {})[quantize] = (str(weights), bytes(flatbuffer))
+
+
+def _checked_stored(model, stored, key: str, quantize: bool) -> LiteNetwork | None:
+    """The stored conversion ``(weights, flatbuffer)`` as a :class:`LiteNetwork`, if it passes."""
+    if stored is None or stored[0] != key:
+        return None
+    try:
+        network = LiteNetwork(None, flatbuffer=stored[1])
+        ops = {str(op.get("op_name", "")) for op in network._interpreter._get_ops_details()}
+        if any(name == "CUSTOM" or name.startswith("Flex") for name in ops):
+            return None  # TensorFlow ("Flex") or custom kernels: never from a file
+        probe = np.random.default_rng(0).uniform(
+            0.0, 1.0, (2, *model.input_shape[1:])).astype(np.float32)
+        expected = np.asarray(model(probe, training=False), dtype=np.float32)
+        got = np.asarray(network.predict_on_batch(probe), dtype=np.float32)
+        if got.shape != expected.shape or np.abs(got - expected).max() > STORED_TOLERANCE[quantize]:
+            return None
+    except Exception:  # unreadable or unexpected: convert afresh, as without it
+        return None
+    return network
 
 
 def lite_network(model, quantize: bool = False) -> LiteNetwork:
@@ -272,6 +305,11 @@ def lite_network(model, quantize: bool = False) -> LiteNetwork:
             if isinstance(cached[1], Exception):
                 raise LiteRTConversionError(str(cached[1]))
             return cached[1]
+        stored = _checked_stored(model, _STORED.get(model, {}).pop(quantize, None), key,
+                                 quantize)
+        if stored is not None:  # read from the model file, checked: no conversion
+            conversions[quantize] = (key, stored)
+            return stored
         try:
             network = LiteNetwork(model, quantize=quantize)
         except LiteRTConversionError as exc:

@@ -6,9 +6,10 @@ Two formats, one writer and one reader:
   (Keras' native format, loaded in Keras' safe mode) and ``skmood.json``
   (estimator class, parameters, classes, training history), plus the LiteRT
   conversions of the network made before saving (``litert-int8.tflite``,
-  ``litert.tflite``; data run by LiteRT's built-in kernels, used only when the
-  fingerprint of the weights they were made from matches). Loading it runs
-  no code from the file.
+  ``litert.tflite``: data for LiteRT's built-in kernels, used at the first
+  LiteRT prediction only if made from the same weights, free of TensorFlow
+  and custom operators, and answering as the network does on probe images).
+  Loading it runs no code from the file.
 - **joblib** (a pickle): any estimator or pipeline, but loading it can run
   arbitrary code, so :func:`load` reads it only with ``allow_pickle=True``.
 
@@ -305,25 +306,24 @@ def _cached_conversions(clf) -> list[tuple[dict, bytes]]:
 
     out = []
     for quantize, name in ((False, "litert.tflite"), (True, "litert-int8.tflite")):
-        flatbuffer = _litert.cached_flatbuffer(clf.model_, quantize)
-        if flatbuffer is not None:
-            out.append(({"file": name, "quantize": quantize,
-                         "weights": _litert.fingerprint(clf.model_)}, flatbuffer))
+        found = _litert.cached_flatbuffer(clf.model_, quantize)
+        if found is not None:
+            weights, flatbuffer = found
+            out.append(({"file": name, "quantize": quantize, "weights": weights}, flatbuffer))
     return out
 
 
-def _adopt_conversions(archive: zipfile.ZipFile, meta: dict, network) -> None:
-    """Cache the archive's LiteRT conversions for ``network`` (those made from its weights)."""
+def _offer_conversions(archive: zipfile.ZipFile, meta: dict, network) -> None:
+    """Hand the archive's LiteRT conversions to :mod:`skmood._litert` (checked at first use)."""
     from . import _litert
 
     entries = meta.get("litert") or []
     for entry in entries if isinstance(entries, list) else []:
         try:
-            flatbuffer = archive.read(entry["file"])
-            _litert.adopt_flatbuffer(network, flatbuffer, str(entry["weights"]),
-                                     bool(entry["quantize"]))
-        except (KeyError, TypeError, zipfile.BadZipFile, zlib.error):
-            continue  # not usable: the network is converted when first used, as without it
+            _litert.offer_flatbuffer(network, archive.read(entry["file"]),
+                                     str(entry["weights"]), bool(entry["quantize"]))
+        except Exception:  # an optional cache: the network is converted when first used
+            continue
 
 
 # ----------------------------------------------------------------------- read
@@ -488,7 +488,7 @@ def _load_archive(path: str, source: str | io.BytesIO):
         with zipfile.ZipFile(source) as archive:
             meta = _read_meta(archive, path)
             network = backend.network_from_bytes(archive.read(_NETWORK))
-            _adopt_conversions(archive, meta, network)
+            _offer_conversions(archive, meta, network)
     except ModelFileError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, KeyError) as exc:

@@ -97,7 +97,7 @@ def test_it_needs_two_fitted_classifiers_that_see_the_same_input(members, faces)
         average_models(members[:1])
     with pytest.raises(TypeError, match=r"models\[1\] is a str"):
         average_models([members[0], "model.skmood"])
-    with pytest.raises(skmood.NotFittedError):
+    with pytest.raises(skmood.NotFittedError, match=r"models\[1\] is not fitted"):
         average_models([members[0], HappySadClassifier(**SMALL)])
     other_size = HappySadClassifier(**{**SMALL, "image_size": (24, 24)}).fit(X, y)
     with pytest.raises(ValueError, match=r"models\[1\] has input_shape_ \(24, 24, 3\)"):
@@ -127,3 +127,13 @@ def test_an_average_can_be_a_member_of_another(members, averaged, faces):
                                atol=1e-5)
     maps = nested.explain(X[:2], target="sad")
     assert maps.shape == (2, 32, 32) and np.nanmax(maps) <= 1.0
+
+
+def test_its_int8_conversion_is_stored_and_reused(averaged, faces, tmp_path, monkeypatch):
+    from skmood import _litert
+
+    X, _ = faces
+    proba = averaged.set_params(inference="litert-int8").predict_proba(X)
+    skmood.save(averaged, tmp_path / "both.skmood")
+    monkeypatch.setattr(_litert, "convert_saved_model", None)  # any conversion would fail
+    np.testing.assert_array_equal(skmood.load(tmp_path / "both.skmood").predict_proba(X), proba)

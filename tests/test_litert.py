@@ -233,3 +233,49 @@ def test_a_stored_conversion_of_other_weights_or_unreadable_is_not_used(
         loaded = skmood.load(tmp_path / f"{name}.skmood")
         np.testing.assert_allclose(loaded.predict_proba(paths), proba, atol=ATOL)
         assert made == [True], name  # converted afresh, as if nothing were stored
+
+
+def test_a_stored_conversion_of_another_network_is_caught_by_the_probe(
+        face_paths, make_clf, tmp_path, monkeypatch):
+    import zipfile
+
+    import skmood
+
+    paths, labels = face_paths
+    ours = make_clf(inference="litert-int8", random_state=0).fit(paths, labels)
+    theirs = make_clf(inference="litert-int8", random_state=1, learning_rate=0.05,
+                      epochs=4).fit(paths, labels)
+    proba = ours.predict_proba(paths)
+    theirs.predict_proba(paths)
+    skmood.save(ours, tmp_path / "ours.skmood")
+    skmood.save(theirs, tmp_path / "theirs.skmood")
+    # A file whose metadata vouch for our weights, but whose flatbuffer is another network's.
+    with zipfile.ZipFile(tmp_path / "ours.skmood") as a, \
+            zipfile.ZipFile(tmp_path / "theirs.skmood") as b, \
+            zipfile.ZipFile(tmp_path / "forged.skmood", "w") as out:
+        for name in a.namelist():
+            out.writestr(name, b.read(name) if name.endswith(".tflite") else a.read(name))
+    made = _conversions_made(monkeypatch)
+    forged = skmood.load(tmp_path / "forged.skmood")
+    np.testing.assert_allclose(forged.predict_proba(paths), proba, atol=ATOL)
+    assert made == [True]  # the probe disagreed: converted from the stored network
+
+
+def test_a_pipeline_file_carries_the_conversion_too(face_paths, make_clf, tmp_path,
+                                                    monkeypatch):
+    from sklearn.pipeline import make_pipeline
+
+    import skmood
+
+    paths, labels = face_paths
+    pipe = make_pipeline(skmood.ImageLoader(), skmood.ImageResizer(image_size=(16, 16)),
+                         make_clf(inference="litert"))
+    pipe.fit(paths, labels)
+    proba = pipe.predict_proba(paths)
+    skmood.save(pipe, tmp_path / "pipe.skmood")
+    assert [e["file"] for e in skmood.read_info(tmp_path / "pipe.skmood")["litert"]] == [
+        "litert.tflite"]
+    made = _conversions_made(monkeypatch)
+    np.testing.assert_allclose(skmood.load(tmp_path / "pipe.skmood").predict_proba(paths), proba,
+                               atol=ATOL)
+    assert made == []
