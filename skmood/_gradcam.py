@@ -34,7 +34,8 @@ from ._litert import computes_in_float32, fingerprint, float32_network
 from ._validation import check_images
 from .exceptions import SkmoodWarning
 
-__all__ = ["AveragedGradCam", "GradCam", "class_indices", "explain_classifier", "feature_layer", "grad_cam"]
+__all__ = ["AveragedGradCam", "GradCam", "class_indices", "explain_classifier", "feature_layer",
+           "grad_cam"]
 
 #: Images per gradient pass: the tape keeps every activation of the batch.
 EXPLAIN_BATCH_SIZE = 32
@@ -265,14 +266,7 @@ class AveragedGradCam:
     """
 
     def __init__(self, members, layer: str | None = None, owner: str = "explain") -> None:
-        from ._ensemble import member_networks
-
-        def explainer(network):  # a member may be an average itself
-            inner = member_networks(network)
-            return (GradCam(network, layer, owner) if inner is None
-                    else AveragedGradCam(inner, layer, owner))
-
-        self.members = [explainer(member) for member in members]
+        self.members = [_explainer(member, layer, owner) for member in members]  # nested too
         self.path = self.members[0].path
         self.input_size = self.members[0].input_size
 
@@ -283,6 +277,15 @@ class AveragedGradCam:
         return np.where(top > 0, mean / np.where(top > 0, top, 1.0), 0.0).astype(np.float32)
 
 
+def _explainer(network, layer: str | None, owner: str) -> GradCam | AveragedGradCam:
+    """A :class:`GradCam`, or an :class:`AveragedGradCam` for an averaged network."""
+    from ._ensemble import member_networks
+
+    members = member_networks(network)
+    return (GradCam(network, layer, owner) if members is None
+            else AveragedGradCam(members, layer, owner))
+
+
 def grad_cam(network, layer: str | None = None,
              owner: str = "explain") -> GradCam | AveragedGradCam:
     """The :class:`GradCam` of ``network`` (kept while the network lives).
@@ -291,18 +294,13 @@ def grad_cam(network, layer: str | None = None,
     weights change (a warm start), as LiteRT conversions are. An averaged
     network gets an :class:`AveragedGradCam`.
     """
-    from ._ensemble import member_networks
-
     with _cache_lock:
         mine = _cache.setdefault(network, {})
         # A float32 copy does not follow the network's weights: remade when they change.
         stamp = None if computes_in_float32(network) else fingerprint(network)
         entry = mine.get(layer)
         if entry is None or entry[0] != stamp:
-            members = member_networks(network)
-            explainer = (GradCam(network, layer, owner) if members is None
-                         else AveragedGradCam(members, layer, owner))
-            entry = mine[layer] = (stamp, explainer)
+            entry = mine[layer] = (stamp, _explainer(network, layer, owner))
         return entry[1]
 
 

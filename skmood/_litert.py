@@ -11,7 +11,7 @@ carry it). A fingerprint of the weights guards the cache, so a network trained
 further (``warm_start``) or given new weights is converted again rather than
 predicted with stale weights. A model file in the safe format carries the
 conversions cached when it was saved, with the fingerprint of the weights
-they were made from (:func:`cached_flatbuffer`, :func:`offer_flatbuffer`), so
+they were made from (:func:`cached_flatbuffers`, :func:`offer_flatbuffer`), so
 a process that loads it need not convert again: at the first LiteRT
 prediction such a conversion is used if it was made from the same weights,
 holds LiteRT's built-in operators only and answers as the network does on
@@ -51,7 +51,7 @@ import numpy as np
 from ._native_log import native_stderr_filtered
 
 __all__ = ["AUTO_MIN_IMAGES", "InterpreterRunner", "LiteRTConversionError", "LiteNetwork",
-           "cached_flatbuffer", "convert_saved_model", "fingerprint", "lite_network",
+           "cached_flatbuffers", "convert_saved_model", "fingerprint", "lite_network",
            "offer_flatbuffer"]
 
 #: ``inference="auto"`` uses LiteRT for prediction calls on at least this many
@@ -235,21 +235,24 @@ _STORED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 STORED_TOLERANCE = {False: 1e-4, True: 0.05}
 
 
-def cached_flatbuffer(model, quantize: bool = False) -> tuple[str, bytes] | None:
-    """``(weights fingerprint, flatbuffer)`` of a conversion of ``model``'s current weights.
+def cached_flatbuffers(model) -> tuple[str, dict[bool, bytes]]:
+    """``(weights fingerprint, {quantize: flatbuffer})``: conversions of the current weights.
 
-    One converted in this process, or read from the model's file and not
-    used yet; None if there is none. Never converts.
+    Those converted in this process, or read from the model's file and not
+    used yet (the int8 one under ``True``). Never converts.
     """
     key = fingerprint(model)
     with _CACHE_LOCK:
-        cached = _CACHE.get(model, {}).get(quantize)
-        stored = _STORED.get(model, {}).get(quantize)
-    if cached is not None and not isinstance(cached[1], Exception) and cached[0] == key:
-        return key, cached[1].flatbuffer
-    if stored is not None and stored[0] == key:
-        return stored
-    return None
+        cached = dict(_CACHE.get(model, {}))
+        stored = dict(_STORED.get(model, {}))
+    found = {}
+    for quantize in (False, True):
+        entry = cached.get(quantize)
+        if entry is not None and not isinstance(entry[1], Exception) and entry[0] == key:
+            found[quantize] = entry[1].flatbuffer
+        elif stored.get(quantize) is not None and stored[quantize][0] == key:
+            found[quantize] = stored[quantize][1]
+    return key, found
 
 
 def offer_flatbuffer(model, flatbuffer: bytes, weights: str, quantize: bool = False) -> None:

@@ -250,10 +250,7 @@ def save(estimator, path: str | os.PathLike, *, format: str = "skmood",
             raise NotFittedError("skmood.save: the HappySadClassifier is not fitted yet.")
         _atomic_write(path, lambda fh: joblib.dump(estimator, fh))
         return
-    meta, network = _archive_contents(estimator, include_optimizer)
-    conversions = _cached_conversions(_split(estimator, "skmood.save")[1])
-    if conversions:
-        meta["litert"] = [entry for entry, _ in conversions]
+    meta, network, conversions = _archive_contents(estimator, include_optimizer)
     if metadata is not None:
         meta["metadata"] = metadata
 
@@ -267,8 +264,9 @@ def save(estimator, path: str | os.PathLike, *, format: str = "skmood",
     _atomic_write(path, write)
 
 
-def _archive_contents(estimator, include_optimizer: bool = True) -> tuple[dict, bytes]:
-    """``(skmood.json contents, model.keras bytes)`` of the safe format."""
+def _archive_contents(estimator, include_optimizer: bool = True
+                      ) -> tuple[dict, bytes, list[tuple[dict, bytes]]]:
+    """``(skmood.json contents, model.keras bytes, LiteRT conversions)`` of the safe format."""
     from . import _keras_backend as backend
 
     steps, clf = _split(estimator, "skmood.save")
@@ -292,7 +290,10 @@ def _archive_contents(estimator, include_optimizer: bool = True) -> tuple[dict, 
         "history": clf.history_,
         "n_iter": clf.n_iter_,
     }
-    return meta, backend.network_to_bytes(clf.model_, include_optimizer)
+    conversions = _cached_conversions(clf)
+    if conversions:
+        meta["litert"] = [entry for entry, _ in conversions]
+    return meta, backend.network_to_bytes(clf.model_, include_optimizer), conversions
 
 
 def _cached_conversions(clf) -> list[tuple[dict, bytes]]:
@@ -304,13 +305,10 @@ def _cached_conversions(clf) -> list[tuple[dict, bytes]]:
     """
     from . import _litert
 
-    out = []
-    for quantize, name in ((False, "litert.tflite"), (True, "litert-int8.tflite")):
-        found = _litert.cached_flatbuffer(clf.model_, quantize)
-        if found is not None:
-            weights, flatbuffer = found
-            out.append(({"file": name, "quantize": quantize, "weights": weights}, flatbuffer))
-    return out
+    weights, found = _litert.cached_flatbuffers(clf.model_)
+    names = {False: "litert.tflite", True: "litert-int8.tflite"}
+    return [({"file": names[quantize], "quantize": quantize, "weights": weights}, flatbuffer)
+            for quantize, flatbuffer in found.items()]
 
 
 def _offer_conversions(archive: zipfile.ZipFile, meta: dict, network) -> None:
