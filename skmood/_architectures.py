@@ -135,8 +135,9 @@ def image_input(input_shape: Sequence[int], *, rotation: float = 0.0,
 
 
 def sigmoid_head(inputs, x, *, dropout: float, seed: int | None, name: str) -> keras.Model:
-    """Global average pooling, optional dropout and one sigmoid unit: the model."""
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    """Global average pooling (of a feature map), optional dropout and one sigmoid unit."""
+    if len(x.shape) == 4:
+        x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
     outputs = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="output",

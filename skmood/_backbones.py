@@ -1,4 +1,9 @@
-"""Keras Applications backbones: names, input limits, ImageNet weight files (private).
+"""Backbones: names, input limits, pretrained weight files (private).
+
+The ``keras.applications`` networks (ImageNet weights) and ``"onet"``, the
+last stage of the MTCNN face detector that skmood already runs to find faces
+(a small network trained on faces; its weights ship inside the ``mtcnn``
+wheel, ``weights="mtcnn"``).
 
 Pure Python, no Keras import: the classifier validates ``backbone`` and
 ``weights`` and names a missing weights file without starting TensorFlow. The
@@ -19,11 +24,13 @@ __all__ = [
     "BACKBONES",
     "BACKBONE_LAYER",
     "MOBILENET_ALPHAS",
+    "ONET_WEIGHTS",
     "BackboneSpec",
     "check_input_size",
     "imagenet_weights_file",
     "is_imagenet_file",
     "keras_models_dir",
+    "mtcnn_onet_file",
     "resolve_weights",
 ]
 
@@ -37,19 +44,24 @@ _KERAS_APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applicati
 class BackboneSpec:
     """What skmood needs to know of one ``keras.applications`` network."""
 
-    #: Constructor name in ``keras.applications``.
+    #: Constructor name in ``keras.applications`` (``"ONet"``: skmood builds it).
     keras_name: str
-    #: Smallest input height and width ``keras.applications`` accepts.
+    #: Smallest input height and width the network accepts.
     min_size: int
     #: How the backbone expects its input (its ``preprocess_input``): ``"caffe"``
-    #: (0-255, BGR, ImageNet mean subtracted), ``"tf"`` (scaled to [-1, 1]) or
-    #: ``"raw"`` (0-255; the network normalises the input itself).
+    #: (0-255, BGR, ImageNet mean subtracted), ``"tf"`` (scaled to [-1, 1]),
+    #: ``"raw"`` (0-255; the network normalises the input itself) or
+    #: ``"mtcnn"`` ((0-255 - 127.5) / 128, RGB).
     preprocessing: str
     #: Where Keras downloads the ImageNet file from (for the error message only).
     weights_url: str
     #: Name of the ImageNet file without the classification top, as Keras
     #: caches it; MobileNetV2's depends on ``alpha`` and the input rows.
     weights_file: str
+    #: The network takes exactly ``min_size`` x ``min_size`` pixels (its top is dense).
+    fixed_size: bool = False
+    #: The ``weights`` value naming its pretrained weights.
+    pretrained: str = "imagenet"
 
 
 #: The supported backbones, by their skmood name.
@@ -66,7 +78,12 @@ BACKBONES: dict[str, BackboneSpec] = {
     "resnet50": BackboneSpec(
         "ResNet50", 32, "caffe", _KERAS_APPLICATIONS + "resnet/",
         "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    "onet": BackboneSpec("ONet", 48, "mtcnn", "", "onet.lz4", fixed_size=True,
+                         pretrained="mtcnn"),
 }
+
+#: ``weights`` value of the ONet backbone's pretrained weights (those of MTCNN).
+ONET_WEIGHTS = "mtcnn"
 
 #: MobileNetV2 widths (``alpha``) that have ImageNet weights.
 MOBILENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
@@ -87,6 +104,12 @@ def check_input_size(backbone: str, image_size, owner: str) -> None:
     """Raise ``ValueError`` if ``image_size`` (height, width) is below the backbone's minimum."""
     spec = _spec(backbone, owner)
     height, width = (int(s) for s in image_size[:2])
+    if spec.fixed_size and (height, width) != (spec.min_size, spec.min_size):
+        raise ValueError(
+            f"{owner}: the {backbone} backbone takes exactly {spec.min_size}x{spec.min_size} "
+            f"pixels (its top layers are dense), got image_size {(height, width)!r}; set "
+            f"image_size=({spec.min_size}, {spec.min_size})."
+        )
     if min(height, width) < spec.min_size:
         raise ValueError(
             f"{owner}: image_size {(height, width)!r} is too small for the {backbone} "
@@ -157,6 +180,14 @@ def resolve_weights(backbone: str, weights, image_size, alpha: float,
     spec = _spec(backbone, owner)
     if weights is None:
         return None
+    if backbone == "onet" and isinstance(weights, str) and weights in ("mtcnn", "imagenet"):
+        if weights == "imagenet":
+            raise ValueError(
+                f"{owner}: the onet backbone has no ImageNet weights; its pretrained weights "
+                f"are MTCNN's face detector's: weights={ONET_WEIGHTS!r} (or None, or a "
+                "weights file saved from an onet backbone)."
+            )
+        return mtcnn_onet_file(owner)
     if isinstance(weights, str) and weights == "imagenet":
         name = imagenet_weights_file(backbone, image_size, alpha, owner)
         folder = keras_models_dir()
@@ -173,12 +204,37 @@ def resolve_weights(backbone: str, weights, image_size, alpha: float,
     path = os.fspath(weights)
     if not path.lower().endswith((".h5", ".hdf5")):
         raise ValueError(
-            f"{owner}: weights must be None, 'imagenet' or the path of a Keras weights "
-            f"file (.weights.h5 or .h5), got {weights!r}."
+            f"{owner}: weights must be None, {spec.pretrained!r} or the path of a Keras "
+            f"weights file (.weights.h5 or .h5), got {weights!r}."
         )
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"{owner}: no weights file at {path!r} (weights=); expected a .weights.h5 or "
             f".h5 file holding the {backbone} backbone's weights."
+        )
+    return path
+
+
+def mtcnn_onet_file(owner: str = "skmood") -> str:
+    """Path of MTCNN's ONet weights inside the installed ``mtcnn`` package.
+
+    Found without importing ``mtcnn`` (which imports TensorFlow).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``mtcnn`` is not installed, or holds no ``assets/weights/onet.lz4``.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("mtcnn")
+    path = (os.path.join(os.path.dirname(spec.origin), "assets", "weights", "onet.lz4")
+            if spec is not None and spec.origin else None)
+    if path is None or not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{owner}: weights={ONET_WEIGHTS!r} reads MTCNN's ONet weights from the installed "
+            f"mtcnn package (mtcnn/assets/weights/onet.lz4), and "
+            f"{'mtcnn is not installed' if spec is None else 'that file is not there'}; "
+            "install it with: pip install 'mtcnn>=1.0,<2' 'lz4>=4.3' (a dependency of skmood)."
         )
     return path

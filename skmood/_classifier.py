@@ -78,22 +78,27 @@ class HappySadClassifier(ClassifierMixin, BaseEstimator):
         take their width from ``conv_filters`` (one stage per entry) and all but
         ``"seed"`` their depth from ``blocks_per_stage``; ignored when
         ``backbone`` is set.
-    backbone : {"mobilenetv2", "efficientnetb0", "resnet50", "inceptionv3"} or \
-None, default=None
+    backbone : {"mobilenetv2", "efficientnetb0", "resnet50", "inceptionv3", "onet"} \
+or None, default=None
         A ``keras.applications`` network (without its ImageNet top) under a new
         head: global average pooling, ``dropout`` and one sigmoid unit
-        (:func:`~skmood.models.build_backbone`). Its input preprocessing is
+        (:func:`~skmood.models.build_backbone`); or ``"onet"``, the face network
+        of the MTCNN detector (48x48 faces to 256 features), under ``dropout``
+        and one sigmoid unit. Its input preprocessing is
         built in, grayscale is repeated to three channels, and ``image_size``
-        must be at least 75x75 for ``"inceptionv3"`` and 32x32 for the others.
+        must be at least 75x75 for ``"inceptionv3"``, 32x32 for the others
+        and exactly 48x48 for ``"onet"``.
         Takes precedence over ``architecture``.
-    weights : None, "imagenet" or path, default=None
+    weights : None, "imagenet", "mtcnn" or path, default=None
         Initial weights of the ``backbone``. ``None``: random, and the whole
         network trains from the first epoch (``head_epochs``,
         ``fine_tune_layers`` and ``fine_tune_learning_rate`` do not apply).
         ``"imagenet"``: the Keras ImageNet file, read from the local Keras cache
         ``$KERAS_HOME/models/`` (default ``~/.keras/models/``); skmood never
         downloads, and a missing file raises ``FileNotFoundError`` naming the
-        file and the folder. A path: a ``.weights.h5`` or ``.h5`` file of the
+        file and the folder. ``"mtcnn"`` (``"onet"`` only): MTCNN's own
+        weights, trained on faces, read from the installed ``mtcnn`` package.
+        A path: a ``.weights.h5`` or ``.h5`` file of the
         backbone's weights. Only with a ``backbone``.
     backbone_alpha : float, default=1.0
         Width multiplier of the ``"mobilenetv2"`` backbone (its ``alpha``);

@@ -1,4 +1,7 @@
-"""Networks on a ``keras.applications`` backbone, and freezing it for fine-tuning (private).
+"""Networks on a pretrained backbone, and freezing it for fine-tuning (private).
+
+The backbones are the ``keras.applications`` networks and ``"onet"``, MTCNN's
+last stage rebuilt here from built-in layers (:func:`onet_trunk`).
 
 Pure Keras; public through :mod:`skmood.models`. The backbone is always built
 with ``weights=None`` and the weights file loaded afterwards from a local path,
@@ -27,7 +30,7 @@ from ._backbones import (
 from ._keras_backend import keras
 from .exceptions import ModelFileError
 
-__all__ = ["build_backbone", "freeze_backbone"]
+__all__ = ["build_backbone", "freeze_backbone", "load_onet_weights", "onet_trunk"]
 
 #: ``(scale, offset)`` from [0, 1] pixels to the backbone's input, per
 #: ``BackboneSpec.preprocessing``: its ``preprocess_input`` applied to 0-255.
@@ -38,7 +41,18 @@ _SCALING = {
     "tf": (2.0, -1.0),
     # raw: 0-255; EfficientNet rescales and normalises inside the network.
     "raw": (255.0, 0.0),
+    # mtcnn: (x - 127.5) / 128 on 0-255, as MTCNN feeds its networks.
+    "mtcnn": (255.0 / 128.0, -127.5 / 128.0),
 }
+#: ONet's layers up to its last hidden one: (name, kind, arguments), as in mtcnn 1.x
+#: (``mtcnn/network/onet.py``); its weights file lists their weights in this order.
+_ONET_LAYERS = (
+    ("conv1", "conv", (32, 3)), ("prelu1", "prelu", (1, 2)), ("maxpooling1", "pool", (3, "same")),
+    ("conv2", "conv", (64, 3)), ("prelu2", "prelu", (1, 2)), ("maxpooling2", "pool", (3, "valid")),
+    ("conv3", "conv", (64, 3)), ("prelu3", "prelu", (1, 2)), ("maxpooling3", "pool", (2, "same")),
+    ("conv4", "conv", (128, 2)), ("prelu4", "prelu", (1, 2)),
+    ("flatten4", "flatten", ()), ("fc5", "dense", (256,)), ("prelu5", "prelu", None),
+)
 #: EfficientNet's ImageNet input standard deviations (keras.applications.efficientnet).
 _EFFICIENTNET_STDDEV = np.array([0.229, 0.224, 0.225])
 
@@ -99,6 +113,54 @@ def freeze_backbone(model: keras.Model, trainable_layers: int | str = 0) -> None
             layer, keras.layers.BatchNormalization)
 
 
+def onet_trunk(name: str = BACKBONE_LAYER) -> keras.Model:
+    """MTCNN's ONet without its three outputs: 48x48 RGB -> 256 features.
+
+    Built from built-in layers only (loads in Keras' safe mode). MTCNN's own
+    ONet transposes the last feature map before flattening it (a ``Permute``
+    inherited from Caffe); here the map is flattened as it is and the rows
+    of ``fc5``'s kernel are reordered instead (:func:`load_onet_weights`), so
+    that the last spatial layer, which Grad-CAM reads, is the map itself.
+    """
+    inputs = keras.Input((48, 48, 3), name="onet_input")
+    x = inputs
+    for layer_name, kind, args in _ONET_LAYERS:
+        if kind == "conv":
+            x = keras.layers.Conv2D(args[0], args[1], name=layer_name)(x)
+        elif kind == "prelu":
+            x = keras.layers.PReLU(shared_axes=list(args) if args else None, name=layer_name)(x)
+        elif kind == "pool":
+            x = keras.layers.MaxPooling2D(args[0], strides=2, padding=args[1], name=layer_name)(x)
+        elif kind == "flatten":
+            x = keras.layers.Flatten(name=layer_name)(x)
+        else:
+            x = keras.layers.Dense(args[0], name=layer_name)(x)
+    return keras.Model(inputs, x, name=name)
+
+
+def load_onet_weights(trunk: keras.Model, path: str) -> None:
+    """Set an :func:`onet_trunk`'s weights from MTCNN's ``onet.lz4`` file.
+
+    The file (a joblib dump of ONet's weights, in layer order) holds the
+    three output layers' weights too; they are left out. ``fc5``'s kernel
+    rows are reordered from MTCNN's transposed flattening to Keras' own.
+    """
+    import joblib
+
+    arrays = list(joblib.load(path))
+    weights = [w for layer in trunk.layers for w in layer.weights]
+    arrays = arrays[:len(weights)]
+    if [tuple(a.shape) for a in arrays] != [tuple(w.shape) for w in weights]:
+        raise ModelFileError(f"build_backbone: {path!r} does not hold MTCNN's ONet weights "
+                             "(the shapes of its arrays differ from ONet's).")
+    height, width, channels = trunk.get_layer("prelu4").output.shape[1:]
+    fc5 = trunk.get_layer("fc5")
+    kernel_index = [w.path for w in weights].index(fc5.kernel.path)
+    order = np.arange(height * width * channels).reshape(width, height, channels)
+    arrays[kernel_index] = arrays[kernel_index][order.transpose(1, 0, 2).ravel()]
+    trunk.set_weights(arrays)
+
+
 @seeded_build
 def build_backbone(
     input_shape: Sequence[int],
@@ -113,7 +175,7 @@ def build_backbone(
     shift: float = 0.0,
     seed: int | None = None,
 ) -> keras.Model:
-    """Build a network on a ``keras.applications`` backbone with a new sigmoid head.
+    """Build a network on a backbone (keras.applications or ONet) with a new sigmoid head.
 
     Input float32 images in [0, 1] (1 or 3 channels) → optional augmentation →
     the backbone's own preprocessing, built in (grayscale repeated to three
@@ -131,13 +193,16 @@ def build_backbone(
     input_shape : tuple of (int, int, int)
         ``(height, width, channels)``, channels 1 or 3; at least 75x75 for
         InceptionV3 and 32x32 for the others.
-    backbone : {"mobilenetv2", "efficientnetb0", "resnet50", "inceptionv3"}, \
+    backbone : {"mobilenetv2", "efficientnetb0", "resnet50", "inceptionv3", "onet"}, \
 default="mobilenetv2"
-        Which ``keras.applications`` network.
-    weights : None, "imagenet" or path, default=None
+        Which ``keras.applications`` network, or ``"onet"``: the last stage of
+        the MTCNN face detector (:func:`onet_trunk`; exactly 48x48 pixels, its
+        256 features go to the head without pooling).
+    weights : None, "imagenet", "mtcnn" or path, default=None
         ``None``: random initialisation. ``"imagenet"``: the Keras ImageNet
         weights file, which must already be in ``$KERAS_HOME/models/`` (default
-        ``~/.keras/models/``); nothing is downloaded. A path: a ``.weights.h5``
+        ``~/.keras/models/``); nothing is downloaded. ``"mtcnn"`` (``"onet"``
+        only): MTCNN's weights, inside the installed ``mtcnn`` package. A path: a ``.weights.h5``
         or ``.h5`` file of the backbone's weights (for example
         ``model.get_layer("backbone").save_weights("backbone.weights.h5")``, or a
         Keras ImageNet file kept elsewhere).
@@ -178,12 +243,18 @@ default="mobilenetv2"
     path = resolve_weights(backbone, weights, input_shape, alpha, owner)
     spec = BACKBONES[backbone]
     kwargs = {"alpha": float(alpha)} if backbone == "mobilenetv2" else {}
-    base = getattr(keras.applications, spec.keras_name)(
-        include_top=False, weights=None, input_shape=(*tuple(input_shape[:2]), 3),
-        name=BACKBONE_LAYER, **kwargs)
+    if backbone == "onet":
+        base = onet_trunk()
+    else:
+        base = getattr(keras.applications, spec.keras_name)(
+            include_top=False, weights=None, input_shape=(*tuple(input_shape[:2]), 3),
+            name=BACKBONE_LAYER, **kwargs)
     if path is not None:
         try:
-            base.load_weights(path)
+            if backbone == "onet" and path.endswith(".lz4"):
+                load_onet_weights(base, path)
+            else:
+                base.load_weights(path)
         except (ValueError, OSError, KeyError) as exc:
             raise ModelFileError(
                 f"{owner}: cannot load the weights file {path!r} into the {backbone} "

@@ -173,10 +173,11 @@ def _add_hyperparameters(p: argparse.ArgumentParser) -> None:
     add("--blocks-per-stage", "vgg/resnet/inception: blocks per stage, one number for "
         "every stage or one per --conv-filters entry", a, nargs="+", type=_POS_INT,
         metavar="N")
-    add("--backbone", "keras.applications backbone (overrides --architecture)", a,
-        choices=list(BACKBONES))
+    add("--backbone", "keras.applications backbone, or onet: MTCNN's face network "
+        "(overrides --architecture)", a, choices=list(BACKBONES))
     add("--weights", "backbone weights: 'imagenet' (from the local Keras cache, never "
-        "downloaded) or a local weights file", a, metavar="WEIGHTS")
+        "downloaded), 'mtcnn' (onet: from the mtcnn package) or a local weights file", a,
+        metavar="WEIGHTS")
     add("--backbone-alpha", "mobilenetv2 width multiplier", a, metavar="ALPHA",
         type=_number(float, "a number > 0", lambda v: v > 0))
     add("--head-epochs", "epochs with the pretrained backbone frozen", a, type=_POS_INT,
