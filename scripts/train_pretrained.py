@@ -65,6 +65,12 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--web-weight", type=float, default=3.0,
                         help="sample weight of a web photo (a FER face weighs 1)")
+    parser.add_argument("--conv-filters", type=int, nargs="+", default=None, metavar="N",
+                        help="widths of the network's stages (default: the recommended ones)")
+    parser.add_argument("--backbone", choices=["onet"], default=None,
+                        help="onet: start from MTCNN's face network (weights='mtcnn', "
+                             "fine-tuned whole after one head-only epoch) instead of the "
+                             "recommended network from scratch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fer-only", action="store_true",
                         help="train on FER2013 alone (the base of the fine-tuning study in "
@@ -113,6 +119,12 @@ def main(argv=None) -> int:
     params = recommended_params(face_detector=args.detector, jit_compile=False,
                                 precision="auto", random_state=args.seed, verbose=2,
                                 epochs=args.epochs)
+    if args.conv_filters:
+        params["conv_filters"] = tuple(args.conv_filters)
+    if args.backbone == "onet":  # see docs/user_guide/architectures.rst, "onet"
+        params.update(backbone="onet", weights="mtcnn", head_epochs=1,
+                      fine_tune_layers="all", learning_rate=1e-3,
+                      fine_tune_learning_rate=3e-4)
     # The held-out 10 % of the training images, as the joint fit draws them (same seed).
     classes, y_enc = np.unique(y, return_inverse=True)
     _, held = validation_split(check_images(X, "train_pretrained"), y_enc, None,

@@ -1,0 +1,211 @@
+"""Which face cues tell happy from sad on web photos? MTCNN's landmarks and features.
+
+The shipped network sees a 48x48 grey crop and was trained from scratch; on
+the web photos where a face is found it is right about four times in five.
+MTCNN, which skmood already runs to find the face, is itself a network
+trained on many more faces: its last stage (ONet, weights inside the
+``mtcnn`` wheel, nothing downloaded) returns five landmarks (eyes, nose,
+mouth corners) and computes a 256-number description of the face on the way.
+This script measures how much each of these cues knows about the label,
+with 5-fold cross-validated logistic regression on the web-happy-sad *train*
+photos where MTCNN finds a face (``val/`` is never read):
+
+- mouth width: the distance between the mouth corners over the distance
+  between the eyes (one number: a smile widens the mouth);
+- landmark geometry: 13 numbers of the five landmarks in the frame of the
+  eyes (mouth width and height, nose, roll, the box's shape, confidence);
+- ONet features: the 256 numbers of ONet's last hidden layer on the face's
+  box resized to 48x48, in colour and in grey;
+- with ``--base MODEL`` (a model never trained on web photos, e.g.
+  ``python scripts/train_pretrained.py --fer-only --out fer_only.skmood``):
+  that model's probability alone (its logit, as a feature) and with the cues;
+- with ``--fine-tune``: ``HappySadClassifier(backbone="onet", weights="mtcnn")``
+  fine-tuned on four fifths of these faces (the boxes in colour) and scored
+  on the last fifth, against the same network from random weights, and the
+  linear rows above on that same fifth.
+
+Run::
+
+    python benchmarks/bench_face_cues.py --base fer_only.skmood --fine-tune --write docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _driver import machine  # noqa: E402
+from bench_finetune import WEB  # noqa: E402
+from bench_synthetic import markdown_table, publish  # noqa: E402
+
+#: ONet's layers up to its last hidden one (mtcnn 1.x, ``mtcnn/network/onet.py``).
+ONET_TRUNK = ("conv1", "prelu1", "maxpool1", "conv2", "prelu2", "maxpool2", "conv3", "prelu3",
+              "maxpool3", "conv4", "prelu4", "permute", "flatten", "fc5", "prelu5")
+GEOMETRY = ("mouth width", "mouth height", "nose height", "mouth below nose",
+            "mouth beside nose", "nose beside eyes", "corners above mouth centre",
+            "box width", "box height/width", "confidence", "roll",
+            "left corner below nose", "right corner below nose")
+
+
+def geometry(face: dict) -> list[float]:
+    """13 numbers of one MTCNN face, in units of the distance between the eyes.
+
+    The landmarks are rotated so that the eyes are level, with the origin
+    between them: ``y`` grows downwards, as in the image.
+    """
+    k = {name: np.asarray(xy, float) for name, xy in face["keypoints"].items()}
+    left, right = k["left_eye"], k["right_eye"]
+    eyes = np.linalg.norm(right - left) + 1e-6
+    roll = float(np.arctan2(right[1] - left[1], right[0] - left[0]))
+    rotate = np.array([[np.cos(roll), np.sin(roll)], [-np.sin(roll), np.cos(roll)]])
+    p = {name: rotate @ (xy - (left + right) / 2) / eyes for name, xy in k.items()}
+    m_left, m_right, nose = p["mouth_left"], p["mouth_right"], p["nose"]
+    mouth = (m_left + m_right) / 2
+    _, _, w, h = face["box"]
+    return [float(np.linalg.norm(m_right - m_left)), mouth[1], nose[1], mouth[1] - nose[1],
+            mouth[0] - nose[0], nose[0], (m_left[1] + m_right[1]) / 2 - mouth[1], w / eyes,
+            h / max(w, 1), face["confidence"], roll, m_left[1] - nose[1], m_right[1] - nose[1]]
+
+
+def onet_features(crops: np.ndarray) -> np.ndarray:
+    """ONet's 256-number last hidden layer on 48x48 RGB crops (0-255)."""
+    import tensorflow as tf
+    from mtcnn.network.onet import ONet
+    from mtcnn.utils.tensorflow import load_weights
+
+    onet = ONet()
+    onet.build()
+    onet.set_weights(load_weights("onet.lz4"))
+    out = []
+    for start in range(0, len(crops), 256):
+        x = tf.constant((crops[start:start + 256] - 127.5) / 128, tf.float32)  # mtcnn's scaling
+        for name in ONET_TRUNK:
+            x = getattr(onet, name)(x)
+        out.append(x.numpy())
+    return np.concatenate(out)
+
+
+def cross_validated(features: np.ndarray, y: np.ndarray, c: float) -> float:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    return float(cross_val_score(model, features, y, cv=folds).mean())
+
+
+def fine_tuned(colour: np.ndarray, y: np.ndarray, cues: dict) -> list[tuple[str, float]]:
+    """The onet backbone trained on 4/5 of the faces, scored on the last fifth."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from skmood import HappySadClassifier
+
+    train, test = next(StratifiedKFold(5, shuffle=True, random_state=0).split(colour, y))
+    labels = np.where(y, "sad", "happy")
+    common = dict(backbone="onet", image_size=(48, 48), color_mode="rgb", epochs=12,
+                  dropout=0.4, horizontal_flip=True, batch_size=64, random_state=0)
+    rows = []
+    for name, params in (
+            ("onet backbone, MTCNN's weights, fine-tuned", dict(
+                weights="mtcnn", head_epochs=1, fine_tune_layers="all", learning_rate=1e-3,
+                fine_tune_learning_rate=3e-4)),
+            ("onet backbone, random weights, trained", dict(weights=None, learning_rate=3e-4))):
+        start = time.perf_counter()
+        clf = HappySadClassifier(**common, **params).fit(colour[train] / 255, labels[train])
+        accuracy = float(np.mean(clf.predict(colour[test] / 255) == labels[test]))
+        rows.append((f"{name} (last fifth; {time.perf_counter() - start:.0f} s)", accuracy))
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    for name in ("landmark geometry (13)", "ONet features, colour (256)"):
+        features, c = cues[name]
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
+        model.fit(features[train], y[train])
+        rows.append((f"{name}, linear (last fifth)",
+                     float(np.mean(model.predict(features[test]) == y[test]))))
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--base", default=None, help="a model never trained on web photos")
+    parser.add_argument("--fine-tune", action="store_true",
+                        help="also fine-tune the onet backbone (about 10 minutes)")
+    parser.add_argument("--write", default=None)
+    args = parser.parse_args(argv)
+
+    from PIL import Image
+
+    import skmood
+    import skmood._faces as faces
+    from skmood import ImageLoader, load_image_folder
+
+    X, y = load_image_folder(WEB / "train")
+    detector = faces._mtcnn()
+    start = time.perf_counter()
+    finder = faces.FaceFinder(detector="mtcnn")  # the models' crop: square, margin 0.2
+    keep, found, colour, model_crops = [], [], [], []
+    for i, path in enumerate(X):
+        image = ImageLoader(color_mode="rgb").transform([path])[0]
+        detected = detector.detect_faces(image)
+        if detected:  # the largest face, as skmood crops it
+            face = max(detected, key=lambda f: f["box"][2] * f["box"][3])
+            x, top, w, h = (max(int(v), 0) for v in face["box"])
+            crop = Image.fromarray(image).crop((x, top, x + w, top + h)).resize(
+                (48, 48), Image.BILINEAR)  # ONet's input: the box itself
+            keep.append(i)
+            found.append(face)
+            colour.append(np.asarray(crop, np.float32))
+            model_crops.append(finder.crop([image], [(x, top, w, h)])[0])
+        if (i + 1) % 400 == 0:
+            print(f"  {i + 1}/{len(X)} photos, {len(keep)} faces", flush=True)
+    seconds = time.perf_counter() - start
+    keep = np.asarray(keep)
+    y_face = y[keep] == "sad"
+    colour = np.stack(colour)
+    grey = np.repeat(colour @ np.array([0.299, 0.587, 0.114], np.float32), 3).reshape(
+        colour.shape)  # ITU-R 601, as Pillow's "L"
+    geo = np.array([geometry(face) for face in found])
+    cues = {
+        "mouth width (1)": (geo[:, [0]], 1.0),
+        f"landmark geometry ({len(GEOMETRY)})": (geo, 1.0),
+        "ONet features, colour (256)": (onet_features(colour), 0.01),
+        "ONet features, grey (256)": (onet_features(grey), 0.01),
+    }
+    rows = [(name, cross_validated(f, y_face, c)) for name, (f, c) in cues.items()]
+    if args.base:
+        model = skmood.load(args.base).set_params(face_detector=None)
+        proba = model.predict_proba(model_crops)[:, list(model.classes_).index("sad")]
+        logit = np.log(np.clip(proba, 1e-4, 1 - 1e-4) / np.clip(1 - proba, 1e-4, 1))[:, None]
+        base = Path(args.base).name
+        rows += [(f"{base} alone (its probability, threshold 0.5)",
+                  float(np.mean((proba >= 0.5) == y_face))),
+                 (f"{base} + landmark geometry", cross_validated(np.c_[logit, geo], y_face, 1.0)),
+                 (f"{base} + ONet features, grey",
+                  cross_validated(np.c_[logit, cues["ONet features, grey (256)"][0]], y_face,
+                                  0.01))]
+    if args.fine_tune:
+        rows += fine_tuned(colour, y_face, cues)
+    for row in rows:
+        print(f"{row[0]:55s} {row[1]:.3f}", flush=True)
+    header = (f"# bench_face_cues: web-happy-sad train, the {len(keep)} of {len(X)} photos "
+              f"where MTCNN (colour) finds a face ({len(X) / seconds:.1f} photos/s); "
+              f"5-fold cross-validated logistic regression; {machine()}")
+    table = markdown_table(["cue (numbers)", "accuracy on these faces"],
+                           [(name, f"{acc:.3f}") for name, acc in rows])
+    publish([header, *table], "bench_face_cues",
+            "python benchmarks/bench_face_cues.py --base fer_only.skmood --fine-tune "
+            "--write docs/benchmarks.md", args.write)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
