@@ -24,7 +24,6 @@ __all__ = [
     "BACKBONES",
     "BACKBONE_LAYER",
     "MOBILENET_ALPHAS",
-    "ONET_WEIGHTS",
     "BackboneSpec",
     "check_input_size",
     "imagenet_weights_file",
@@ -42,7 +41,7 @@ _KERAS_APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applicati
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    """What skmood needs to know of one ``keras.applications`` network."""
+    """What skmood needs to know of one backbone network."""
 
     #: Constructor name in ``keras.applications`` (``"ONet"``: skmood builds it).
     keras_name: str
@@ -81,9 +80,6 @@ BACKBONES: dict[str, BackboneSpec] = {
     "onet": BackboneSpec("ONet", 48, "mtcnn", "", "onet.lz4", fixed_size=True,
                          pretrained="mtcnn"),
 }
-
-#: ``weights`` value of the ONet backbone's pretrained weights (those of MTCNN).
-ONET_WEIGHTS = "mtcnn"
 
 #: MobileNetV2 widths (``alpha``) that have ImageNet weights.
 MOBILENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
@@ -180,11 +176,12 @@ def resolve_weights(backbone: str, weights, image_size, alpha: float,
     spec = _spec(backbone, owner)
     if weights is None:
         return None
-    if backbone == "onet" and isinstance(weights, str) and weights in ("mtcnn", "imagenet"):
+    if backbone == "onet" and isinstance(weights, str) and weights in (spec.pretrained,
+                                                                      "imagenet"):
         if weights == "imagenet":
             raise ValueError(
                 f"{owner}: the onet backbone has no ImageNet weights; its pretrained weights "
-                f"are MTCNN's face detector's: weights={ONET_WEIGHTS!r} (or None, or a "
+                f"are MTCNN's face detector's: weights={spec.pretrained!r} (or None, or a "
                 "weights file saved from an onet backbone)."
             )
         return mtcnn_onet_file(owner)
@@ -227,13 +224,14 @@ def mtcnn_onet_file(owner: str = "skmood") -> str:
     """
     import importlib.util
 
+    onet = BACKBONES["onet"]
     spec = importlib.util.find_spec("mtcnn")
-    path = (os.path.join(os.path.dirname(spec.origin), "assets", "weights", "onet.lz4")
+    path = (os.path.join(os.path.dirname(spec.origin), "assets", "weights", onet.weights_file)
             if spec is not None and spec.origin else None)
     if path is None or not os.path.isfile(path):
         raise FileNotFoundError(
-            f"{owner}: weights={ONET_WEIGHTS!r} reads MTCNN's ONet weights from the installed "
-            f"mtcnn package (mtcnn/assets/weights/onet.lz4), and "
+            f"{owner}: weights={onet.pretrained!r} reads MTCNN's ONet weights from the "
+            f"installed mtcnn package (mtcnn/assets/weights/{onet.weights_file}), and "
             f"{'mtcnn is not installed' if spec is None else 'that file is not there'}; "
             "install it with: pip install 'mtcnn>=1.0,<2' 'lz4>=4.3' (a dependency of skmood)."
         )
