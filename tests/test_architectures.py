@@ -251,8 +251,15 @@ def test_imagenet_missing_from_an_empty_cache_fails_before_training(
      "no weights file at 'nowhere.h5'"),
     (dict(backbone="mobilenetv2", weights="imagenet", backbone_alpha=0.4), ValueError,
      r"ImageNet weights for backbone_alpha in \[0.35"),
+    (dict(backbone="onet", image_size=(64, 64)), ValueError,
+     r"the onet backbone takes exactly 48x48 pixels.*got image_size \(64, 64\)"),
+    (dict(backbone="onet", image_size=(48, 48), weights="imagenet"), ValueError,
+     r"the onet backbone has no ImageNet weights.*weights='mtcnn'"),
+    (dict(backbone="mobilenetv2", weights="mtcnn"), ValueError,
+     r"weights must be None, 'imagenet' or the path of a Keras weights file"),
 ], ids=["inception-size", "resnet-size", "weights-without-backbone", "weights-suffix",
-        "weights-missing", "imagenet-alpha"])
+        "weights-missing", "imagenet-alpha", "onet-size", "onet-imagenet",
+        "mtcnn-weights-elsewhere"])
 def test_bad_network_parameters_are_clear_errors(face_pixels, params, error, match):
     X, y = face_pixels
     clf = HappySadClassifier(**{"image_size": (32, 32), **params})

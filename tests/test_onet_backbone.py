@@ -92,22 +92,6 @@ def test_it_fine_tunes_in_two_stages_and_round_trips(faces48, tmp_path):
     assert np.abs(int8 - proba).max() < 0.05
 
 
-@pytest.mark.parametrize("params, error, match", [
-    (dict(backbone="onet", image_size=(64, 64)), ValueError,
-     r"the onet backbone takes exactly 48x48 pixels.*got image_size \(64, 64\)"),
-    (dict(backbone="onet", weights="imagenet"), ValueError,
-     r"the onet backbone has no ImageNet weights.*weights='mtcnn'"),
-    (dict(backbone="mobilenetv2", image_size=(32, 32), weights="mtcnn"), ValueError,
-     r"weights must be None, 'imagenet' or the path of a Keras weights file"),
-], ids=["size", "imagenet", "mtcnn-weights-elsewhere"])
-def test_bad_onet_parameters_are_clear_errors(faces48, params, error, match):
-    X, y = faces48
-    clf = HappySadClassifier(**{"image_size": (48, 48), **params})
-    with pytest.raises(error, match=match):
-        clf.fit(X, y)
-    assert not hasattr(clf, "model_")
-
-
 def test_without_mtcnn_installed_the_error_says_how_to_install_it(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
