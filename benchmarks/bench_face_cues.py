@@ -43,9 +43,6 @@ from _driver import machine  # noqa: E402
 from bench_finetune import WEB  # noqa: E402
 from bench_synthetic import markdown_table, publish  # noqa: E402
 
-#: ONet's layers up to its last hidden one (mtcnn 1.x, ``mtcnn/network/onet.py``).
-ONET_TRUNK = ("conv1", "prelu1", "maxpool1", "conv2", "prelu2", "maxpool2", "conv3", "prelu3",
-              "maxpool3", "conv4", "prelu4", "permute", "flatten", "fc5", "prelu5")
 GEOMETRY = ("mouth width", "mouth height", "nose height", "mouth below nose",
             "mouth beside nose", "nose beside eyes", "corners above mouth centre",
             "box width", "box height/width", "confidence", "roll",
@@ -73,32 +70,33 @@ def geometry(face: dict) -> list[float]:
 
 
 def onet_features(crops: np.ndarray) -> np.ndarray:
-    """ONet's 256-number last hidden layer on 48x48 RGB crops (0-255)."""
-    import tensorflow as tf
-    from mtcnn.network.onet import ONet
-    from mtcnn.utils.tensorflow import load_weights
+    """ONet's 256-number last hidden layer on 48x48 RGB crops (0-255).
 
-    onet = ONet()
-    onet.build()
-    onet.set_weights(load_weights("onet.lz4"))
-    out = []
-    for start in range(0, len(crops), 256):
-        x = tf.constant((crops[start:start + 256] - 127.5) / 128, tf.float32)  # mtcnn's scaling
-        for name in ONET_TRUNK:
-            x = getattr(onet, name)(x)
-        out.append(x.numpy())
-    return np.concatenate(out)
+    The trunk of ``backbone="onet"`` with MTCNN's weights (it computes
+    mtcnn's own ONet features: tests/test_onet_backbone.py).
+    """
+    from skmood._backbones import mtcnn_onet_file
+    from skmood._transfer import load_onet_weights, onet_trunk
+
+    trunk = onet_trunk()
+    load_onet_weights(trunk, mtcnn_onet_file())
+    return trunk.predict((crops - 127.5) / 128, batch_size=256, verbose=0)  # mtcnn's scaling
 
 
-def cross_validated(features: np.ndarray, y: np.ndarray, c: float) -> float:
+def linear(c: float):
+    """Standardised logistic regression, the read-out of every cue."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
+    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
+
+
+def cross_validated(features: np.ndarray, y: np.ndarray, c: float) -> float:
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
-    return float(cross_val_score(model, features, y, cv=folds).mean())
+    return float(cross_val_score(linear(c), features, y, cv=folds).mean())
 
 
 def fine_tuned(colour: np.ndarray, y: np.ndarray, cues: dict) -> list[tuple[str, float]]:
@@ -121,14 +119,9 @@ def fine_tuned(colour: np.ndarray, y: np.ndarray, cues: dict) -> list[tuple[str,
         clf = HappySadClassifier(**common, **params).fit(colour[train] / 255, labels[train])
         accuracy = float(np.mean(clf.predict(colour[test] / 255) == labels[test]))
         rows.append((f"{name} (last fifth; {time.perf_counter() - start:.0f} s)", accuracy))
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     for name in ("landmark geometry (13)", "ONet features, colour (256)"):
         features, c = cues[name]
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
-        model.fit(features[train], y[train])
+        model = linear(c).fit(features[train], y[train])
         rows.append((f"{name}, linear (last fifth)",
                      float(np.mean(model.predict(features[test]) == y[test]))))
     return rows
