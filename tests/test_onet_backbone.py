@@ -98,3 +98,24 @@ def test_without_mtcnn_installed_the_error_says_how_to_install_it(monkeypatch):
                         lambda name, *a: None if name == "mtcnn" else real(name, *a))
     with pytest.raises(FileNotFoundError, match=r"mtcnn is not installed.*pip install 'mtcnn"):
         mtcnn_onet_file("HappySadClassifier")
+
+
+def test_it_averages_with_a_network_of_another_architecture(faces48, tmp_path):
+    # What the shipped-model candidates of docs/benchmarks.md did: the recommended
+    # network and an onet model, both 48x48 grey, in one averaged network.
+    X, y = faces48
+    common = dict(image_size=(48, 48), color_mode="grayscale", epochs=1, batch_size=8,
+                  random_state=0)
+    vgg = HappySadClassifier(conv_filters=(4, 8), dense_units=8, **common).fit(X, y)
+    onet = HappySadClassifier(backbone="onet", weights="mtcnn", **common).fit(X, y)
+
+    averaged = skmood.average_models([vgg, onet])
+    proba = averaged.predict_proba(X)
+    np.testing.assert_allclose(proba, (vgg.predict_proba(X) + onet.predict_proba(X)) / 2,
+                               atol=1e-6)
+    skmood.save(averaged, tmp_path / "average.skmood")
+    loaded = skmood.load(tmp_path / "average.skmood")
+    np.testing.assert_array_equal(loaded.predict_proba(X), proba)
+    # Grad-CAM reads each member's own last map (onet's is 3x3) and averages them.
+    maps = loaded.explain(X[:2], target="happy")
+    assert maps.shape == (2, 48, 48) and np.nanmax(maps) <= 1.0
