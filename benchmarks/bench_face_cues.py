@@ -19,14 +19,19 @@ photos where MTCNN finds a face (``val/`` is never read):
 - with ``--base MODEL`` (a model never trained on web photos, e.g.
   ``python scripts/train_pretrained.py --fer-only --out fer_only.skmood``):
   that model's probability alone (its logit, as a feature) and with the cues;
+- with ``--face-mesh FILE``: MediaPipe's 468-point face mesh
+  (``face_landmark.tflite``, in the ``mediapipe`` 0.10.x wheels under
+  ``mediapipe/modules/face_landmark/``; read with LiteRT, mediapipe itself is
+  not needed) on the face's box grown 1.5 times, its x, y in the frame of the
+  eyes (936 numbers), alone and with the ONet features;
 - with ``--fine-tune``: ``HappySadClassifier(backbone="onet", weights="mtcnn")``
   fine-tuned on four fifths of these faces (the boxes in colour) and scored
-  on the last fifth, against the same network from random weights, and the
-  linear rows above on that same fifth.
+  on the last fifth, for each of the same five folds as the linear rows,
+  against the same network from random weights.
 
-Run::
+Every row is the mean (standard deviation) over the same five folds. Run::
 
-    python benchmarks/bench_face_cues.py --base fer_only.skmood --fine-tune --write docs/benchmarks.md
+    python benchmarks/bench_face_cues.py --face-mesh face_landmark.tflite --fine-tune --write docs/benchmarks.md
 """
 
 from __future__ import annotations
@@ -92,20 +97,24 @@ def linear(c: float):
     return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
 
 
-def cross_validated(features: np.ndarray, y: np.ndarray, c: float) -> float:
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-
-    folds = StratifiedKFold(5, shuffle=True, random_state=0)
-    return float(cross_val_score(linear(c), features, y, cv=folds).mean())
-
-
-def fine_tuned(colour: np.ndarray, y: np.ndarray, cues: dict) -> list[tuple[str, float]]:
-    """The onet backbone trained on 4/5 of the faces, scored on the last fifth."""
+def folds(y: np.ndarray) -> list:
+    """The five stratified folds that every row is scored on."""
     from sklearn.model_selection import StratifiedKFold
 
+    return list(StratifiedKFold(5, shuffle=True, random_state=0).split(y, y))
+
+
+def cross_validated(features: np.ndarray, y: np.ndarray, c: float) -> np.ndarray:
+    """Accuracy of :func:`linear` on each of the five folds."""
+    from sklearn.model_selection import cross_val_score
+
+    return cross_val_score(linear(c), features, y, cv=folds(y))
+
+
+def fine_tuned(colour: np.ndarray, y: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """The onet backbone trained on 4/5 of the faces and scored on the last, per fold."""
     from skmood import HappySadClassifier
 
-    train, test = next(StratifiedKFold(5, shuffle=True, random_state=0).split(colour, y))
     labels = np.where(y, "sad", "happy")
     common = dict(backbone="onet", image_size=(48, 48), color_mode="rgb", epochs=12,
                   dropout=0.4, horizontal_flip=True, batch_size=64, random_state=0)
@@ -115,23 +124,63 @@ def fine_tuned(colour: np.ndarray, y: np.ndarray, cues: dict) -> list[tuple[str,
                 weights="mtcnn", head_epochs=1, fine_tune_layers="all", learning_rate=1e-3,
                 fine_tune_learning_rate=3e-4)),
             ("onet backbone, random weights, trained", dict(weights=None, learning_rate=3e-4))):
-        start = time.perf_counter()
-        clf = HappySadClassifier(**common, **params).fit(colour[train] / 255, labels[train])
-        accuracy = float(np.mean(clf.predict(colour[test] / 255) == labels[test]))
-        rows.append((f"{name} (last fifth; {time.perf_counter() - start:.0f} s)", accuracy))
-    for name in ("landmark geometry (13)", "ONet features, colour (256)"):
-        features, c = cues[name]
-        model = linear(c).fit(features[train], y[train])
-        rows.append((f"{name}, linear (last fifth)",
-                     float(np.mean(model.predict(features[test]) == y[test]))))
+        start, scores = time.perf_counter(), []
+        for train, test in folds(y):
+            clf = HappySadClassifier(**common, **params).fit(colour[train] / 255, labels[train])
+            scores.append(np.mean(clf.predict(colour[test] / 255) == labels[test]))
+            print(f"  {name}: fold {len(scores)} {scores[-1]:.3f}", flush=True)
+        seconds = (time.perf_counter() - start) / len(scores)
+        rows.append((f"{name} ({seconds:.0f} s a fold)", np.array(scores)))
     return rows
+
+
+def mesh_crop(image: np.ndarray, box) -> np.ndarray:
+    """The face mesh's input: the box grown to a square 1.5 times its larger side, 192x192."""
+    from PIL import Image
+
+    x, top, w, h = box
+    cx, cy, side = x + w / 2, top + h / 2, max(w, h) * 1.5
+    crop = Image.fromarray(image).crop(
+        (int(cx - side / 2), int(cy - side / 2), int(cx + side / 2), int(cy + side / 2)))
+    return np.asarray(crop.resize((192, 192), Image.BILINEAR))
+
+
+def face_mesh(path: str, crops: list) -> np.ndarray:
+    """MediaPipe's face mesh, x and y of its 468 points in the frame of the eyes.
+
+    ``crops`` are :func:`mesh_crop`'s, given to the model as RGB in [0, 1];
+    the points are rotated so that the eyes' outer corners (points 33 and
+    263) are level, with the origin between them and their distance as the
+    unit.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    mesh = Interpreter(path)
+    mesh.allocate_tensors()
+    points = []
+    for crop in crops:
+        mesh.set_tensor(mesh.get_input_details()[0]["index"],
+                        (crop[None] / 255).astype(np.float32))
+        mesh.invoke()
+        points.append(mesh.get_tensor(mesh.get_output_details()[0]["index"]).reshape(468, 3))
+    xy = np.stack(points)[:, :, :2].astype(float)
+    right, left = xy[:, 33], xy[:, 263]
+    eyes = left - right
+    angle = -np.arctan2(eyes[:, 1], eyes[:, 0])[:, None]
+    scale = np.linalg.norm(eyes, axis=1)[:, None] + 1e-6
+    centred = xy - ((left + right) / 2)[:, None]
+    level_x = (centred[..., 0] * np.cos(angle) - centred[..., 1] * np.sin(angle)) / scale
+    level_y = (centred[..., 0] * np.sin(angle) + centred[..., 1] * np.cos(angle)) / scale
+    return np.c_[level_x, level_y]
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--base", default=None, help="a model never trained on web photos")
+    parser.add_argument("--face-mesh", default=None, metavar="FILE",
+                        help="MediaPipe's face_landmark.tflite: add the face mesh's rows")
     parser.add_argument("--fine-tune", action="store_true",
-                        help="also fine-tune the onet backbone (about 10 minutes)")
+                        help="also fine-tune the onet backbone on each fold (about 10 minutes)")
     parser.add_argument("--write", default=None)
     args = parser.parse_args(argv)
 
@@ -145,7 +194,7 @@ def main(argv=None) -> int:
     detector = faces._mtcnn()
     start = time.perf_counter()
     finder = faces.FaceFinder(detector="mtcnn")  # the models' crop: square, margin 0.2
-    keep, found, colour, model_crops = [], [], [], []
+    keep, found, colour, model_crops, mesh_inputs = [], [], [], [], []
     for i, path in enumerate(X):
         image = ImageLoader(color_mode="rgb").transform([path])[0]
         detected = detector.detect_faces(image)
@@ -158,6 +207,8 @@ def main(argv=None) -> int:
             found.append(face)
             colour.append(np.asarray(crop, np.float32))
             model_crops.append(finder.crop([image], [(x, top, w, h)])[0])
+            if args.face_mesh:
+                mesh_inputs.append(mesh_crop(image, (x, top, w, h)))
         if (i + 1) % 400 == 0:
             print(f"  {i + 1}/{len(X)} photos, {len(keep)} faces", flush=True)
     seconds = time.perf_counter() - start
@@ -179,24 +230,35 @@ def main(argv=None) -> int:
         proba = model.predict_proba(model_crops)[:, list(model.classes_).index("sad")]
         logit = np.log(np.clip(proba, 1e-4, 1 - 1e-4) / np.clip(1 - proba, 1e-4, 1))[:, None]
         base = Path(args.base).name
+        right = (proba >= 0.5) == y_face
         rows += [(f"{base} alone (its probability, threshold 0.5)",
-                  float(np.mean((proba >= 0.5) == y_face))),
+                  np.array([right[test].mean() for _, test in folds(y_face)])),
                  (f"{base} + landmark geometry", cross_validated(np.c_[logit, geo], y_face, 1.0)),
                  (f"{base} + ONet features, grey",
                   cross_validated(np.c_[logit, cues["ONet features, grey (256)"][0]], y_face,
                                   0.01))]
+    if args.face_mesh:
+        mesh = face_mesh(args.face_mesh, mesh_inputs)
+        rows += [("MediaPipe face mesh, x and y (936), linear", cross_validated(mesh, y_face, 0.1)),
+                 ("face mesh + ONet features, colour",
+                  cross_validated(np.c_[mesh, cues["ONet features, colour (256)"][0]], y_face,
+                                  0.01))]
     if args.fine_tune:
-        rows += fine_tuned(colour, y_face, cues)
-    for row in rows:
-        print(f"{row[0]:55s} {row[1]:.3f}", flush=True)
+        rows += fine_tuned(colour, y_face)
+    cells = [(name, f"{scores.mean():.3f} ({scores.std():.3f})") for name, scores in rows]
+    for name, cell in cells:
+        print(f"{name:55s} {cell}", flush=True)
     header = (f"# bench_face_cues: web-happy-sad train, the {len(keep)} of {len(X)} photos "
               f"where MTCNN (colour) finds a face ({len(X) / seconds:.1f} photos/s); "
-              f"5-fold cross-validated logistic regression; {machine()}")
-    table = markdown_table(["cue (numbers)", "accuracy on these faces"],
-                           [(name, f"{acc:.3f}") for name, acc in rows])
-    publish([header, *table], "bench_face_cues",
-            "python benchmarks/bench_face_cues.py --base fer_only.skmood --fine-tune "
-            "--write docs/benchmarks.md", args.write)
+              f"the same 5 stratified folds for every row; {machine()}")
+    table = markdown_table(["cue (numbers)", "accuracy on these faces, mean (sd) of 5 folds"],
+                           cells)
+    command = " ".join(["python benchmarks/bench_face_cues.py"]
+                       + ([f"--base {Path(args.base).name}"] if args.base else [])
+                       + ([f"--face-mesh {Path(args.face_mesh).name}"] if args.face_mesh else [])
+                       + (["--fine-tune"] if args.fine_tune else [])
+                       + ["--write docs/benchmarks.md"])
+    publish([header, *table], "bench_face_cues", command, args.write)
     return 0
 
 
