@@ -56,6 +56,28 @@ def _command(out: str) -> str:
     return " ".join(words)
 
 
+def image_folder(path, seed: int, limit: int | None = None):
+    """``load_image_folder(path)``, or a seeded random ``limit`` of its images."""
+    from skmood import load_image_folder
+
+    X, y = load_image_folder(path)
+    if limit is None:
+        return X, y
+    keep = np.random.default_rng(seed).permutation(len(X))[:limit]
+    return X[keep], y[keep]
+
+
+def held_out_indices(X, y, fraction: float, seed: int) -> np.ndarray:
+    """Indices of the training images that the fit holds out (as ``fit`` draws them)."""
+    from skmood._training import validation_split
+    from skmood._validation import check_images
+
+    _, y_enc = np.unique(y, return_inverse=True)
+    _, held = validation_split(check_images(X, "train_pretrained"), y_enc, None, fraction,
+                               seed, "train_pretrained")
+    return np.asarray(held.indices)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fer", default=str(SHARED / "fer2013-happy-sad"))
@@ -92,16 +114,10 @@ def main(argv=None) -> int:
 
     commit = _commit()  # the code that trains, before anything can change it
     import skmood
-    from skmood import HappySadClassifier, load_image_folder, recommended_params
-    from skmood._training import validation_split
-    from skmood._validation import check_images
+    from skmood import HappySadClassifier, recommended_params
 
     def folder(path):
-        X, y = load_image_folder(path)
-        if args.limit is None:
-            return X, y
-        keep = np.random.default_rng(args.seed).permutation(len(X))[:args.limit]
-        return X[keep], y[keep]
+        return image_folder(path, args.seed, args.limit)
 
     if args.joint_split and not args.fer_only:
         parser.error("--joint-split goes with --fer-only")
@@ -126,10 +142,7 @@ def main(argv=None) -> int:
                       fine_tune_layers="all", learning_rate=1e-3,
                       fine_tune_learning_rate=3e-4)
     # The held-out 10 % of the training images, as the joint fit draws them (same seed).
-    classes, y_enc = np.unique(y, return_inverse=True)
-    _, held = validation_split(check_images(X, "train_pretrained"), y_enc, None,
-                               params["validation_split"], args.seed, "train_pretrained")
-    idx = np.asarray(held.indices)
+    idx = held_out_indices(X, y, params["validation_split"], args.seed)
     fit_X, fit_y, fit_boxes = X, y, boxes
     if args.joint_split:
         # FER2013 faces only; the joint fit's held-out faces validate, web photos are dropped.
