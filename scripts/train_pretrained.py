@@ -85,6 +85,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "skmood" / "data" / "happy_sad.skmood"))
     parser.add_argument("--detector", default="mtcnn", choices=["haar", "mtcnn"])
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--face-margin", type=float, default=None, metavar="M",
+                        help="margin around each detected face (default: the recommended 0.2)")
     parser.add_argument("--web-weight", type=float, default=3.0,
                         help="sample weight of a web photo (a FER face weighs 1)")
     parser.add_argument("--conv-filters", type=int, nargs="+", default=None, metavar="N",
@@ -137,6 +139,8 @@ def main(argv=None) -> int:
                                 epochs=args.epochs)
     if args.conv_filters:
         params["conv_filters"] = tuple(args.conv_filters)
+    if args.face_margin is not None:
+        params["face_margin"] = args.face_margin
     if args.backbone == "onet":  # see docs/user_guide/architectures.rst, "onet"
         params.update(backbone="onet", weights="mtcnn", head_epochs=1,
                       fine_tune_layers="all", learning_rate=1e-3,
